@@ -1,0 +1,49 @@
+# prodlab — the two commands of the quickstart are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= full
+
+.PHONY: setup system venv demo up down test test-fast lint typecheck clean
+
+## setup: Debian packages (when root; else prints the command), .venv, the package. Idempotent.
+setup: system venv
+
+system:
+	@bash scripts/setup-system.sh
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+## demo: boot the lab and run the scale-out scenario; prints the report's path.
+demo: setup
+	$(BIN)/lab scenario scale-out --profile $(PROFILE)
+
+up: setup
+	$(BIN)/lab up
+
+down:
+	$(BIN)/lab down
+
+## test: lint, types, and the whole suite against real processes.
+test: setup lint typecheck
+	$(BIN)/pytest
+
+test-fast: venv
+	$(BIN)/pytest -m "not procs and not compose and not e2e"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+clean:
+	-$(BIN)/lab down --volumes
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

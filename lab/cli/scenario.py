@@ -1,0 +1,249 @@
+"""`lab scenario ...`: list, show, schema, validate, and run (`lab scenario scale-out`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from lab.cli.context import console
+from lab.errors import ConfigError, ScenarioError
+from lab.events import Event
+from lab.scenario.loader import LoadedScenario, load_scenario
+from lab.scenario.model import Scenario
+from lab.scenario.progress import Progress
+from lab.scenario.verdict import Verdict
+from lab.settings import Settings
+
+
+class ScenarioGroup(TyperGroup):
+    """Unknown subcommands are scenario names: `lab scenario scale-out` = `... run scale-out`."""
+
+    # typer vendors its own click: its Context/Command types are private, hence Any.
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+group = typer.Typer(
+    cls=ScenarioGroup,
+    help="Scenarios: `lab scenario list`, `lab scenario scale-out [--profile quick]`.",
+    no_args_is_help=True,
+)
+
+
+def load(name: str, profile: str | None = None, settings: Settings | None = None) -> LoadedScenario:
+    """Load and validate; a bad file is printed one problem per line, then exit 1."""
+    path = find_scenario(settings or Settings.load(), name)
+    try:
+        return load_scenario(path, profile)
+    except ScenarioError as exc:
+        err = Console(stderr=True)
+        err.print(f"[bold red]error:[/] {exc.path} is not a valid scenario:", highlight=False)
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, soft_wrap=True)
+        err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def scenarios_dir(settings: Settings) -> Path:
+    return settings.project_dir / "scenarios"
+
+
+def find_scenario(settings: Settings, name: str) -> Path:
+    """A scenario name (`scale-out`) or a path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        return Path(name)
+    path = scenarios_dir(settings) / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in sorted(scenarios_dir(settings).glob("*.yaml")))
+        raise ConfigError(f"no scenario {name!r}", hint=f"known: {known or 'none'}")
+    return path
+
+
+@group.command("list")
+def list_() -> None:
+    """The scenarios shipped in scenarios/."""
+    table = Table(title="scenarios", title_justify="left")
+    for column in ("name", "title", "concept", "profiles"):
+        table.add_column(column, overflow="fold")
+    for path in sorted(scenarios_dir(Settings.load()).glob("*.yaml")):
+        s = load_scenario(path).scenario
+        table.add_row(s.name, s.title, s.concept.split(".")[0], ", ".join(s.profiles))
+    console.print(table)
+
+
+@group.command()
+def show(name: Annotated[str, typer.Argument(help="scenario name or file")]) -> None:
+    """The scenario's story: concept, topology, phases and checks."""
+    s = load(name).scenario
+    console.print(f"[bold]{s.title}[/] ({s.name})\n[cyan]concept:[/] {s.concept}")
+    if s.description:
+        console.print(s.description)
+    t = s.topology
+    replicas = ", ".join(f"{k}={v}" for k, v in t.replicas.items())
+    console.print(
+        f"topology: {t.work} work {t.work_ms:g} ms, concurrency {t.concurrency}, "
+        f"{replicas}; SLO p95 < {s.slo_seconds * 1000:.0f} ms"
+    )
+    for pname, prof in s.profiles.items():
+        console.print(f"profile {pname}: {prof.description} (time scale {prof.time_scale:g})")
+    for i, phase in enumerate(s.phases, 1):
+        kinds = ", ".join(step.kind for step in phase.steps)
+        console.print(f"\n[bold]{i}. {phase.name}[/] [dim]({kinds})[/]\n   {phase.narrative}")
+    if s.checks:
+        console.print("\nchecks: " + "; ".join(c.name for c in s.checks))
+
+
+@group.command()
+def schema() -> None:
+    """The JSON Schema of a scenario file."""
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@group.command()
+def validate(files: Annotated[list[str], typer.Argument(help="scenario names or files")]) -> None:
+    """Check scenario files (every profile) without starting anything."""
+    settings = Settings.load()
+    for name in files:
+        loaded = load(name, settings=settings)
+        profiles = ", ".join(loaded.scenario.profiles)
+        console.print(f"[green]ok[/] {name} ({loaded.scenario.name}; profiles: {profiles})")
+
+
+@group.command()
+def run(
+    name: Annotated[str, typer.Argument(help="scenario name (see `lab scenario list`) or file")],
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="quick (CI) | full (default)")
+    ] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="native | compose")] = None,
+    down: Annotated[
+        bool, typer.Option("--down", help="stop the lab at the end if this run booted it")
+    ] = False,
+) -> None:
+    """Run a scenario: boot, load, change, measure, check; write the run's report."""
+    from lab.lab import Lab
+    from lab.scenario.runner import ScenarioRunner, scenario_settings
+
+    settings = Settings.load(runtime=runtime)
+    loaded = load(name, profile, settings)  # before anything starts
+    lab = Lab(scenario_settings(settings, loaded.scenario))
+    view = LiveView(console, loaded.scenario)
+    runner = ScenarioRunner(
+        lab, loaded, on_progress=view.update, on_event=view.event, down_after=down
+    )
+    console.print(
+        f"[bold]{loaded.scenario.title}[/] — profile {loaded.profile}, runtime {lab.runtime.name}"
+    )
+    try:
+        with view:
+            result = runner.run()
+    except KeyboardInterrupt:
+        if runner.run_dir:
+            console.print(f"interrupted; the lab was restored; partial run: {runner.run_dir}")
+        raise
+    print_verdict(result.verdict)
+    console.print(f"run:    {result.run_dir}")
+    if result.report:
+        console.print(f"report: {result.report}")
+    if result.report_error:
+        console.print(f"[yellow]warning:[/] {result.report_error}")
+    if not result.verdict.passed:
+        raise typer.Exit(1)
+
+
+class LiveView:
+    """Phase, narrative, users, req/s, p95 against the SLO, replicas, time left."""
+
+    def __init__(self, console: Console, scenario: Scenario) -> None:
+        self.console = console
+        self.scenario = scenario
+        self.live: Live | None = None
+        if console.is_terminal:
+            self.live = Live(Text("starting…"), console=console, refresh_per_second=4)
+
+    def __enter__(self) -> LiveView:
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live:
+            self.live.__exit__(*exc)
+
+    def event(self, event: Event) -> None:
+        style = {"phase": "bold cyan", "check": "green" if event.data.get("passed") else "red"}
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.t))
+        self.console.print(Text(f"{stamp} {event.message}", style=style.get(event.kind, "")))
+
+    def update(self, p: Progress) -> None:
+        if self.live is None:
+            return
+        p95 = "-" if p.p95 is None else f"{p.p95 * 1000:.0f} ms"
+        over = p.p95 is not None and p.p95 > p.slo
+        numbers = Table.grid(padding=(0, 3))
+        for _ in range(5):
+            numbers.add_column()
+        numbers.add_row(
+            f"users [bold]{p.users}[/]",
+            f"req/s [bold]{p.rps or 0:.0f}[/]",
+            f"p95 [bold {'red' if over else 'green'}]{p95}[/] / SLO {p.slo * 1000:.0f} ms",
+            "replicas " + " ".join(f"{k}={v}" for k, v in sorted(p.replicas.items())),
+            f"{p.elapsed:.0f} s elapsed, ≤ {p.remaining:.0f} s left",
+        )
+        title = f"{p.scenario} · phase {p.phase_index + 1}/{p.phases}: {p.phase} · {p.step}"
+        self.live.update(Panel(Group(Text(p.narrative, style="dim"), numbers), title=title))
+
+
+def print_verdict(verdict: Verdict) -> None:
+    phases = Table(title="phases", title_justify="left")
+    for column in ("phase", "users", "replicas", "req/s", "p50", "p95", "errors"):
+        phases.add_column(column, justify="left" if column == "phase" else "right")
+    for p in verdict.phases:
+        phases.add_row(
+            p.name,
+            str(p.users),
+            " ".join(f"{k}={v}" for k, v in sorted(p.replicas.items())),
+            _num(p.rps, "{:.0f}"),
+            _num(p.p50, "{:.0f} ms", 1000),
+            _num(p.p95, "{:.0f} ms", 1000),
+            _num(p.error_ratio, "{:.2%}"),
+        )
+    console.print(phases)
+    if verdict.knee is not None:
+        k = verdict.knee
+        where = (
+            f"{k.users} users, {_num(k.rps, '{:.0f}')} req/s, p95 {_num(k.p95, '{:.0f}', 1000)} ms"
+        )
+        console.print(f"knee: {where}" if k.found else f"no knee up to {k.users} users")
+    table = Table(title="verdict", title_justify="left")
+    for column in ("check", "result", "value", "threshold", "detail"):
+        table.add_column(column, overflow="fold")
+    for c in verdict.checks:
+        mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
+        table.add_row(c.name, mark, _num(c.value, "{:.4g}"), c.threshold, c.detail)
+    console.print(table)
+    if verdict.saturation:
+        console.print(f"[yellow]saturation:[/] {verdict.saturation.get('detail')}")
+    if verdict.aborted:
+        console.print(f"[red]aborted:[/] {verdict.aborted}")
+    console.print("[bold green]PASSED[/]" if verdict.passed else "[bold red]FAILED[/]")
+
+
+def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
+    return "-" if value is None else fmt.format(value * scale)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(group, name="scenario")

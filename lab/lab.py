@@ -1,0 +1,129 @@
+"""``Lab``: one object, built from settings, that hands out everything else.
+
+    lab = Lab(Settings.load())
+    lab.runtime          # NativeRuntime or ComposeRuntime, chosen once
+    lab.events           # the journal (.lab/events.jsonl) and its listeners
+    lab.prometheus       # a client for the lab's Prometheus
+
+Changes to the running system go through ``Lab`` (``lab.scale``, ``lab.kill``...) so
+that each is journalled and annotated, whoever asked for it (CLI or scenario runner).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from lab.errors import ConfigError, RuntimeUnavailable
+from lab.events import EventLog
+from lab.runtime.base import LabStatus, Runtime
+from lab.settings import Settings
+
+if TYPE_CHECKING:
+    from lab.metrics.prom import PrometheusClient
+
+
+def docker_engine_reason() -> str | None:
+    """None when a Docker engine answers here; otherwise why not."""
+    if shutil.which("docker") is None:
+        return "no `docker` client on PATH"
+    from lab import proc
+    from lab.errors import LabCommandError
+
+    try:
+        proc.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=5)
+    except LabCommandError as exc:
+        lines = exc.stderr.strip().splitlines()
+        return f"no Docker engine answers ({lines[-1] if lines else exc.message})"
+    return None
+
+
+class Lab:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def runtime_name(self) -> str:
+        """The runtime in use: the one recorded by a running lab wins, then the setting,
+        then auto-detection (compose when a Docker engine answers, else native)."""
+        from lab.runtime.native.state import recorded_runtime
+
+        recorded = recorded_runtime(self.settings.state_dir)
+        if recorded and self.settings.runtime in ("auto", recorded):
+            return recorded
+        if self.settings.runtime != "auto":
+            return self.settings.runtime
+        return "compose" if docker_engine_reason() is None else "native"
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        name = self.runtime_name
+        if name == "native":
+            from lab.runtime.native.runtime import NativeRuntime
+
+            return NativeRuntime(self.settings)
+        if name == "compose":
+            reason = docker_engine_reason()
+            if reason is not None:
+                raise RuntimeUnavailable(
+                    f"the compose runtime needs a Docker engine: {reason}",
+                    hint="start dockerd, or use --runtime native",
+                )
+            from lab.runtime.compose import ComposeRuntime
+
+            return ComposeRuntime(self.settings)
+        raise ConfigError(f"unknown runtime {name!r}", hint="use native or compose")
+
+    @cached_property
+    def events(self) -> EventLog:
+        log = EventLog(self.settings.state_dir / "events.jsonl")
+        from lab.annotations import GrafanaAnnotator
+
+        log.subscribe(GrafanaAnnotator(self).on_event)
+        return log
+
+    @cached_property
+    def prometheus(self) -> PrometheusClient:
+        from lab.metrics.prom import PrometheusClient
+
+        return PrometheusClient(self.runtime.endpoint("prometheus").url)
+
+    # -- changes to the running system, journalled -------------------------------------
+
+    def up(self, scales: Mapping[str, int] | None = None) -> LabStatus:
+        status = self.runtime.up(scales)
+        self.events.emit(
+            "up", f"lab up ({self.runtime.name})", replicas=dict(self.runtime.replicas())
+        )
+        return status
+
+    def down(self, *, volumes: bool = False) -> None:
+        self.runtime.down(volumes=volumes)
+        self.events.emit("down", "lab down", volumes=volumes)
+
+    def scale(self, service: str, replicas: int) -> LabStatus:
+        before = self.runtime.replicas().get(service)
+        status = self.runtime.scale(service, replicas)
+        self.events.emit(
+            "scale",
+            f"scale {service} {before} → {replicas}",
+            service=service,
+            before=before,
+            after=replicas,
+            tags=("scale", service),
+        )
+        return status
+
+    def kill(self, instance: str) -> None:
+        self.runtime.kill(instance)
+        self.events.emit("kill", f"kill {instance}", instance=instance, tags=("fault", "kill"))
+
+    def stop(self, instance: str) -> None:
+        self.runtime.stop(instance)
+        self.events.emit("stop", f"stop {instance}", instance=instance, tags=("fault", "stop"))
+
+    def start(self, instance: str) -> None:
+        self.runtime.start(instance)
+        self.events.emit("start", f"start {instance}", instance=instance, tags=("fault", "start"))

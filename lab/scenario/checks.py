@@ -1,0 +1,135 @@
+"""Evaluate checks, and find the saturated resource when one fails.
+
+A check reads one number (a phase measure, a PromQL expression, Locust's stats or the
+knee), compares it with its threshold and says why in ``detail``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.scenario.measure import Measurer, Window
+from lab.scenario.model import Check
+from lab.scenario.verdict import CheckResult, PhaseResult, Verdict
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+SATURATED = 0.9  # share of a core (or of the machine) from which a resource counts as full
+
+
+def evaluate(
+    check: Check,
+    verdict: Verdict,
+    measurer: Measurer,
+    *,
+    current: PhaseResult | None,
+    run_window: Window,
+    client: Mapping[str, float | None],
+) -> CheckResult:
+    value, detail = _read(check, verdict, measurer, current, run_window, client)
+    threshold = f"{check.op} {check.threshold:g}"
+    if value is None:
+        return CheckResult(check.name, False, None, threshold, detail or "no data")
+    passed = OPS[check.op](value, check.threshold)
+    return CheckResult(check.name, passed, round(value, 6), threshold, detail)
+
+
+def _read(
+    check: Check,
+    verdict: Verdict,
+    measurer: Measurer,
+    current: PhaseResult | None,
+    run_window: Window,
+    client: Mapping[str, float | None],
+) -> tuple[float | None, str]:
+    if check.expr is not None:
+        return measurer.expr(check.expr), f"PromQL {check.expr}"
+    if check.locust is not None:
+        return client.get(check.locust), f"Locust {check.locust} now"
+    if check.knee is not None:
+        knee = verdict.knee
+        if knee is None or not knee.found:
+            return None, "no knee was found"
+        value = getattr(knee, check.knee)
+        return (None if value is None else float(value)), f"knee at {knee.users} users"
+    assert check.measure is not None
+    if check.phase is None and current is None:
+        value = measurer.rule(check.measure, run_window)
+        return value, f"{check.measure} over the whole run ({run_window.seconds:.0f} s)"
+    phase = current if check.phase is None else verdict.phase(check.phase)
+    if phase is None:
+        return None, f"phase {check.phase} did not run"
+    value = phase.measure(check.measure)
+    detail = f"{phase.name}: {_fmt(check.measure, value)}"
+    if check.ratio_to is None:
+        return value, detail
+    base = verdict.phase(check.ratio_to)
+    base_value = base.measure(check.measure) if base else None
+    if value is None or not base_value:
+        return None, f"{detail} vs {check.ratio_to}: {_fmt(check.measure, base_value)}"
+    detail += f" vs {check.ratio_to}: {_fmt(check.measure, base_value)}"
+    return value / base_value, detail
+
+
+def _fmt(measure: str, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    if measure.startswith("p"):
+        return f"{value * 1000:.0f} ms"
+    if measure == "rps":
+        return f"{value:.0f} req/s"
+    if measure == "error_ratio":
+        return f"{value:.2%}"
+    return f"{value:g}"
+
+
+@dataclass
+class ResourcePeaks:
+    """The highest load seen on each resource, and in which phase."""
+
+    peaks: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    def record(self, resource: str, value: float | None, phase: str) -> None:
+        if value is None:
+            return
+        if value > self.peaks.get(resource, (-1.0, ""))[0]:
+            self.peaks[resource] = (value, phase)
+
+
+RESOURCES = {
+    "load generator CPU": "share of one core used by Locust (one process per core)",
+    "API CPU": "share of one core used by the busiest API replica",
+    "machine CPU": "share of all cores in use on this machine",
+}
+
+
+def saturation(peaks: ResourcePeaks) -> dict[str, Any] | None:
+    """The first resource (in the order above) that ran full, or what was seen."""
+    if not peaks.peaks:
+        return None
+    seen = ", ".join(f"{name} {value:.0%}" for name, (value, _) in peaks.peaks.items())
+    for resource, meaning in RESOURCES.items():
+        value, phase = peaks.peaks.get(resource, (0.0, ""))
+        if value >= SATURATED:
+            return {
+                "resource": resource,
+                "value": round(value, 3),
+                "threshold": SATURATED,
+                "phase": phase,
+                "detail": f"{resource} reached {value:.0%} ({meaning}) in {phase}; peaks: {seen}",
+            }
+    return {
+        "resource": None,
+        "value": None,
+        "threshold": SATURATED,
+        "phase": None,
+        "detail": f"no resource ran full; peaks: {seen}",
+    }

@@ -1,0 +1,85 @@
+"""Per-phase measures from Prometheus ``lab:`` rules, averaged over a steady window.
+
+A phase is measured from the last change in it (load, scale, fault) plus ``settle``
+seconds, to its end: the 10-second rules need that long to forget the previous regime.
+A window too short to average falls back to the rule's value at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from lab.errors import PrometheusError
+from lab.metrics.prom import PrometheusClient
+
+log = logging.getLogger(__name__)
+
+RULES = {
+    "rps": "lab:api_requests:rate10s",
+    "p50": "lab:api_latency_seconds:p50_10s",
+    "p95": "lab:api_latency_seconds:p95_10s",
+    "p99": "lab:api_latency_seconds:p99_10s",
+    "error_ratio": "lab:api_errors:ratio10s",
+    "users": "lab:locust_users",
+    "client_rps": "lab:locust_requests:rate10s",
+    "client_p95": "lab:locust_latency_seconds:p95_10s",
+    "client_fail_ratio": "lab:locust_failures:ratio10s",
+    "cpu_api": 'lab:process_cpu:rate10s{service="api"}',
+}
+MIN_WINDOW_S = 2.0
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def steady_window(phase_start: float, last_change: float, settle: float, end: float) -> Window:
+    """The part of a phase worth measuring: from ``settle`` s after the last change."""
+    return Window(max(phase_start, last_change + settle), end)
+
+
+def clean(value: float | None) -> float | None:
+    """NaN and infinities (empty histograms, 0/0) are "no data"; the rest to 6 digits."""
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return round(value, 6)
+
+
+class Measurer:
+    def __init__(self, prom: PrometheusClient) -> None:
+        self.prom = prom
+
+    def rule(self, key: str, window: Window | None = None) -> float | None:
+        """The rule's average over ``window`` ending now, or its value now."""
+        rule = RULES[key]
+        seconds = 0.0 if window is None else time.time() - window.start
+        if seconds >= MIN_WINDOW_S:
+            expr = f"max(avg_over_time({rule}[{round(seconds)}s]))"
+        else:
+            expr = f"max({rule})"
+        return self.expr(expr)
+
+    def all(self, window: Window | None) -> dict[str, float | None]:
+        return {key: self.rule(key, window) for key in RULES}
+
+    def expr(self, expr: str) -> float | None:
+        """The value of ``expr`` now; None when it has no data or Prometheus hiccups
+        (a measurement gap must not abort a run: the check that needs it fails instead)."""
+        try:
+            return clean(self.prom.scalar(expr))
+        except PrometheusError as exc:
+            log.warning("query failed: %s: %s", expr, exc)
+            return None
+
+    def holds(self, expr: str) -> bool:
+        """A PromQL condition holds when it returns a sample (comparisons filter)."""
+        return self.prom.scalar(expr) is not None

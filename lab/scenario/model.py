@@ -1,0 +1,317 @@
+"""The scenario file, as pydantic models: what `lab scenario schema` prints.
+
+A scenario is phases of steps. Numbers may be written as ``${var}``: ``vars`` declares
+them, a profile (``quick``, ``full``) overrides some and scales every duration by its
+``time_scale``. ``${slo}`` is always the scenario's ``slo_seconds``. Variables and the
+time scale are applied while validating (``context={"vars": ..., "time_scale": ...}``),
+so a validated ``Scenario`` holds plain numbers: the scenario as it will run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+_VAR = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
+_DURATION = re.compile(r"^(?P<n>-?\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    """``"${name}"`` → the variable's value (profile overrides applied)."""
+    if not isinstance(value, str) or not (match := _VAR.match(value.strip())):
+        return value
+    variables: dict[str, float] = (info.context or {}).get("vars", {})
+    name = match["name"]
+    if name not in variables:
+        declared = ", ".join(sorted(variables)) or "none"
+        raise ValueError(f"unknown variable ${{{name}}} (declared: {declared})")
+    return variables[name]
+
+
+def _seconds(value: Any, info: ValidationInfo, *, scaled: bool) -> Any:
+    value = _resolve(value, info)
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (write 30, '30s', '2m', '500ms')")
+        value = float(match["n"]) * _UNIT[match["unit"]]
+    if scaled and isinstance(value, int | float) and not isinstance(value, bool):
+        return value * float((info.context or {}).get("time_scale", 1.0))
+    return value
+
+
+def _duration(value: Any, info: ValidationInfo) -> Any:
+    return _seconds(value, info, scaled=True)
+
+
+def _timeout(value: Any, info: ValidationInfo) -> Any:
+    return _seconds(value, info, scaled=False)
+
+
+_NUM_INPUT = float | str
+Count = Annotated[int, BeforeValidator(_resolve, json_schema_input_type=int | str), Field(ge=0)]
+Number = Annotated[float, BeforeValidator(_resolve, json_schema_input_type=_NUM_INPUT)]
+Positive = Annotated[
+    float, BeforeValidator(_resolve, json_schema_input_type=_NUM_INPUT), Field(gt=0)
+]
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration, json_schema_input_type=_NUM_INPUT),
+    Field(gt=0, description="seconds (or '30s', '2m'), scaled by the profile's time_scale"),
+]
+Timeout = Annotated[
+    float,
+    BeforeValidator(_timeout, json_schema_input_type=_NUM_INPUT),
+    Field(gt=0, description="seconds (or '30s', '2m'); never scaled by a profile"),
+]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# -- topology and profiles -----------------------------------------------------------------
+
+
+class Topology(Strict):
+    """The system the scenario needs; the lab is booted (or reconciled) to match."""
+
+    work: Literal["io", "cpu"] = "io"
+    work_ms: Annotated[float, Field(ge=0)] = 20.0
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
+    cache_ttl_s: Annotated[float, Field(ge=0)] | None = None
+    worker_work_ms: Annotated[float, Field(ge=0)] | None = None
+    replicas: dict[Name, Annotated[int, Field(ge=0, le=32)]] = Field(
+        default_factory=lambda: {"api": 1}, description="starting replicas per service"
+    )
+
+
+class Profile(Strict):
+    description: str = ""
+    time_scale: Annotated[float, Field(gt=0, le=10)] = 1.0
+    vars: dict[Name, float] = Field(default_factory=dict, description="overrides of `vars`")
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+
+class LoadStep(Strict):
+    """Set the load: closed loop (users) or open loop (a target request rate)."""
+
+    kind: Literal["load"]
+    users: Count | None = None
+    knee_multiple: Positive | None = Field(
+        default=None, description="users = this times the users at the knee found earlier"
+    )
+    spawn_rate: Positive = Field(default=50.0, description="users started per second")
+    target_rps: Positive | None = Field(default=None, description="open loop: requests/s")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> LoadStep:
+        if self.users is not None and self.knee_multiple is not None:
+            raise ValueError("give users or knee_multiple, not both")
+        if self.users is None and self.knee_multiple is None and self.target_rps is None:
+            raise ValueError("give users, knee_multiple or target_rps")
+        return self
+
+
+class HoldStep(Strict):
+    """Keep everything as it is for a while (the phase is measured over its steady part)."""
+
+    kind: Literal["hold"]
+    duration: Duration
+
+
+class ScaleStep(Strict):
+    kind: Literal["scale"]
+    service: Name
+    replicas: Annotated[int, Field(ge=0, le=32)]
+
+
+class FaultStep(Strict):
+    """Stop, kill or start one instance: ``instance: api-2`` or ``service`` + ``index``."""
+
+    kind: Literal["fault"]
+    action: Literal["stop", "kill", "start"]
+    instance: Annotated[str, Field(pattern=r"^[a-z0-9_-]+-\d+$")] | None = None
+    service: Name | None = None
+    index: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FaultStep:
+        pair = self.service is not None and self.index is not None
+        partial = (self.service is None) != (self.index is None)
+        if partial or (self.instance is not None) == pair:
+            raise ValueError("give instance (e.g. api-2), or service and index")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.instance or f"{self.service}-{self.index}"
+
+
+class WaitUntilStep(Strict):
+    """Wait until a PromQL condition returns a sample; a timeout fails check ``name``."""
+
+    kind: Literal["wait_until"]
+    expr: Annotated[str, Field(min_length=1, examples=["lab:api_replicas:up >= 4"])]
+    timeout: Timeout = 60.0
+    name: str | None = Field(default=None, description="record the wait as a check")
+
+
+PhaseMeasure = Literal["rps", "p50", "p95", "p99", "error_ratio", "users"]
+ClientStat = Literal["rps", "p50", "p95", "p99", "fail_ratio", "users"]
+
+
+class Check(Strict):
+    """A named condition: one of ``measure`` (a phase measure from Prometheus ``lab:``
+    rules, optionally as a ratio to another phase), ``expr`` (PromQL, now),
+    ``locust`` (the load generator's current stats) or ``knee`` (the knee found)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    measure: PhaseMeasure | None = None
+    phase: Name | None = Field(
+        default=None, description="phase measured (default: current phase, or the whole run)"
+    )
+    ratio_to: Name | None = Field(default=None, description="divide by this phase's measure")
+    expr: str | None = None
+    locust: ClientStat | None = None
+    knee: Literal["users", "rps", "p95"] | None = None
+    op: Literal["<", "<=", ">", ">=", "=="]
+    threshold: Number
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Check:
+        given = [k for k in ("measure", "expr", "locust", "knee") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a check needs exactly one of measure, expr, locust, knee")
+        if (self.phase or self.ratio_to) and self.measure is None:
+            raise ValueError("phase and ratio_to go with measure")
+        return self
+
+
+class CheckStep(Check):
+    kind: Literal["check"]
+
+
+class AnnotateStep(Strict):
+    kind: Literal["annotate"]
+    message: Annotated[str, Field(min_length=1)]
+
+
+class FindKneeStep(Strict):
+    """Raise users step by step, holding each, until p95 crosses ``threshold`` (the SLO
+    by default). The knee is measured, never written down."""
+
+    kind: Literal["find_knee"]
+    from_users: Annotated[Count, Field(ge=1)]
+    to_users: Annotated[Count, Field(ge=1)]
+    step_users: Annotated[Count, Field(ge=1)]
+    hold: Duration
+    spawn_rate: Positive = 50.0
+    threshold: Positive | None = Field(default=None, description="p95 seconds; default: SLO")
+
+    @model_validator(mode="after")
+    def _range(self) -> FindKneeStep:
+        if self.to_users < self.from_users:
+            raise ValueError("to_users must be >= from_users")
+        return self
+
+    def user_steps(self) -> list[int]:
+        steps = list(range(self.from_users, self.to_users + 1, self.step_users))
+        return steps if steps[-1] == self.to_users else [*steps, self.to_users]
+
+
+Step = Annotated[
+    LoadStep
+    | HoldStep
+    | ScaleStep
+    | FaultStep
+    | WaitUntilStep
+    | CheckStep
+    | AnnotateStep
+    | FindKneeStep,
+    Field(discriminator="kind"),
+]
+STEP_KINDS = ("load", "hold", "scale", "fault", "wait_until", "check", "annotate", "find_knee")
+
+
+class Phase(Strict):
+    name: Name
+    narrative: Annotated[str, Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+    def planned_seconds(self) -> float:
+        total = 0.0
+        for step in self.steps:
+            if isinstance(step, HoldStep):
+                total += step.duration
+            elif isinstance(step, FindKneeStep):
+                total += step.hold * len(step.user_steps())
+        return total
+
+
+class Scenario(Strict):
+    name: Name
+    title: Annotated[str, Field(min_length=1)]
+    concept: Annotated[str, Field(min_length=1, description="the backend idea it teaches")]
+    description: str = ""
+    slo_seconds: Annotated[float, Field(gt=0, le=60)] = 0.25
+    settle: Timeout = Field(
+        default=10.0, description="seconds skipped after each change before measuring"
+    )
+    topology: Topology = Field(default_factory=Topology)
+    vars: dict[Name, float] = Field(default_factory=dict)
+    profiles: dict[Name, Profile] = Field(default_factory=lambda: {"full": Profile()})
+    phases: Annotated[list[Phase], Field(min_length=1)]
+    checks: list[Check] = Field(default_factory=list)
+
+    def phase_names(self) -> list[str]:
+        return [p.name for p in self.phases]
+
+    def planned_seconds(self) -> float:
+        return sum(p.planned_seconds() for p in self.phases)
+
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references pydantic cannot see: (path, problem) pairs."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        names = self.phase_names()
+        seen: set[str] = set()
+        for i, phase in enumerate(self.phases):
+            if phase.name in seen:
+                problems.append((("phases", i, "name"), f"duplicate phase name {phase.name!r}"))
+            seen.add(phase.name)
+        has_knee = any(isinstance(s, FindKneeStep) for p in self.phases for s in p.steps)
+        located: list[tuple[tuple[str | int, ...], Check | LoadStep]] = [
+            (("phases", i, "steps", j), step)
+            for i, phase in enumerate(self.phases)
+            for j, step in enumerate(phase.steps)
+            if isinstance(step, Check | LoadStep)
+        ]
+        located += [(("checks", k), check) for k, check in enumerate(self.checks)]
+        for path, item in located:
+            if isinstance(item, LoadStep):
+                if item.knee_multiple is not None and not has_knee:
+                    problems.append((path, "knee_multiple needs a find_knee step before it"))
+                continue
+            for field in ("phase", "ratio_to"):
+                ref = getattr(item, field)
+                if ref is not None and ref not in names:
+                    problems.append(
+                        ((*path, field), f"no phase {ref!r} (phases: {', '.join(names)})")
+                    )
+            if item.knee is not None and not has_knee:
+                problems.append(((*path, "knee"), "no find_knee step in this scenario"))
+        return problems

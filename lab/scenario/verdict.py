@@ -1,0 +1,130 @@
+"""What a run found: checks, per-phase measures, the knee, and ``verdict.json``.
+
+The shape of ``verdict.json`` is fixed by docs/contracts.md; ``Verdict.to_json`` writes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    value: float | None
+    threshold: str  # ">= 3"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """The load generator's view of a phase (Locust's own stats)."""
+
+    rps: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    fail_ratio: float | None = None
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    narrative: str
+    start: float
+    end: float = 0.0
+    users: int = 0
+    replicas: dict[str, int] = field(default_factory=dict)
+    rps: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    error_ratio: float | None = None
+    cpu_api: float | None = None
+    window: tuple[float, float] | None = None  # the steady part that was measured
+    client: ClientView = field(default_factory=ClientView)
+
+    def measure(self, name: str) -> float | None:
+        value = getattr(self, name, None)
+        return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class KneeStep:
+    users: int
+    rps: float | None
+    p95: float | None  # the worse of the server's and the client's p95
+    server_p95: float | None
+    client_p95: float | None
+
+
+@dataclass(frozen=True)
+class Knee:
+    found: bool
+    users: int
+    rps: float | None
+    p95: float | None
+    steps: tuple[KneeStep, ...] = ()
+
+
+@dataclass
+class Verdict:
+    scenario: str
+    title: str
+    concept: str
+    profile: str
+    runtime: str
+    started: float
+    slo_seconds: float
+    ended: float = 0.0
+    checks: list[CheckResult] = field(default_factory=list)
+    phases: list[PhaseResult] = field(default_factory=list)
+    knee: Knee | None = None
+    saturation: dict[str, Any] | None = None
+    aborted: str | None = None  # why the run stopped early (Ctrl-C, an error)
+
+    @property
+    def passed(self) -> bool:
+        return self.aborted is None and all(c.passed for c in self.checks)
+
+    def phase(self, name: str) -> PhaseResult | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        knee = None
+        if self.knee is not None and self.knee.found:
+            knee = {
+                "users": self.knee.users,
+                "rps": self.knee.rps,
+                "p95": self.knee.p95,
+                "steps": [asdict(s) for s in self.knee.steps],
+            }
+        phases = []
+        for p in self.phases:
+            data = asdict(p)
+            data["window"] = list(p.window) if p.window else None
+            phases.append(data)
+        return {
+            "scenario": self.scenario,
+            "title": self.title,
+            "concept": self.concept,
+            "profile": self.profile,
+            "runtime": self.runtime,
+            "started": self.started,
+            "ended": self.ended,
+            "passed": self.passed,
+            "slo_seconds": self.slo_seconds,
+            "checks": [asdict(c) for c in self.checks],
+            "phases": phases,
+            "knee": knee,
+            "saturation": self.saturation,
+            "aborted": self.aborted,
+        }
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False), encoding="utf-8")
+        tmp.replace(path)

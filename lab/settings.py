@@ -1,0 +1,126 @@
+"""One settings object for the whole lab.
+
+Precedence, lowest first:
+
+1. the defaults below;
+2. the config file: ``lab.toml`` in the project directory, or the file named by
+   ``LAB_CONFIG``;
+3. ``LAB_*`` environment variables (``LAB_LB_PORT=8081``);
+4. command-line flags, applied by the CLI with ``Settings.with_overrides``.
+
+Nothing here is read at import time: ``Settings.load()`` reads the environment when it
+is called.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from lab.errors import ConfigError
+
+RuntimeName = Literal["auto", "native", "compose"]
+WorkMode = Literal["io", "cpu"]
+
+
+def default_project_dir() -> Path:
+    """The directory holding ``compose.yaml``: the repository this package lives in."""
+    return Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore", frozen=True)
+
+    project_dir: Path = Field(default_factory=default_project_dir)
+    home: Path | None = Field(
+        default=None, description="state, logs and data of the running lab (default .lab/)"
+    )
+    runs_dir: Path | None = Field(default=None, description="where run bundles go (runs/)")
+    runtime: RuntimeName = "auto"
+    compose_project: str = "prodlab"
+
+    bind_host: str = Field(default="127.0.0.1", description="address every service listens on")
+    lb_port: int = Field(default=8080, description="HAProxy, the API's front door")
+    prometheus_port: int = 9090
+    locust_port: int = 8089
+    grafana_port: int = 3000
+    lb_stats_port: int = Field(default=0, description="HAProxy stats/metrics; 0 = pick a free one")
+
+    api_replicas: int = Field(default=2, ge=0, le=32)
+    worker_replicas: int = Field(default=2, ge=0, le=32)
+
+    api_work: WorkMode = "io"
+    api_work_ms: float = Field(default=20.0, ge=0)
+    api_concurrency: int = Field(default=4, ge=1, description="in-flight work per API replica")
+    worker_work_ms: float = Field(default=20.0, ge=0)
+    worker_ack_wait_s: float = Field(default=10.0, gt=0)
+    cache_ttl_s: float = Field(default=30.0, ge=0)
+    seed_products: int = Field(default=10_000, ge=1)
+    slo_seconds: float = Field(default=0.25, gt=0)
+    scrape_interval_s: float = Field(default=1.0, gt=0)
+
+    ready_timeout_s: float = Field(default=30.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = os.environ.get("LAB_CONFIG")
+        project = Path(os.environ.get("LAB_PROJECT_DIR") or default_project_dir())
+        toml_path = Path(config) if config else project / "lab.toml"
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+        return (init_settings, env_settings, toml)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults < lab.toml < LAB_* environment < ``overrides`` (flags)."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            raise ConfigError(
+                _describe(exc), hint="check lab.toml, LAB_* variables and flags"
+            ) from exc
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with flags applied (``None`` means "flag not given")."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    @property
+    def state_dir(self) -> Path:
+        return (self.home or self.project_dir / ".lab").resolve()
+
+    @property
+    def runs_path(self) -> Path:
+        return (self.runs_dir or self.project_dir / "runs").resolve()
+
+    @property
+    def compose_file(self) -> Path:
+        return self.project_dir / "compose.yaml"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{field}: {error['msg']}")
+    return "invalid settings: " + "; ".join(parts)

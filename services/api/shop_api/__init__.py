@@ -1,0 +1,1 @@
+"""The shop API: one FastAPI replica of the system under test (see README.md)."""

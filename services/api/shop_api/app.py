@@ -1,0 +1,115 @@
+"""The FastAPI application of one replica: routes, error handlers, request metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shop_api import errors, lifecycle, ops, routes
+from shop_api.config import ApiSettings
+from shop_api.metrics import ApiMetrics
+
+log = logging.getLogger(__name__)
+
+
+class ObserveRequests:
+    """Pure ASGI middleware: request metrics by route template, and ``X-Replica``.
+
+    It also answers 500 (with a reason) for an exception nothing else handled, so even
+    that response is counted and names its replica.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, replica: str) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.replica_header = (b"x-replica", replica.encode("latin-1", "replace"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = False
+
+        async def send_with_replica(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = [*message.get("headers", ()), self.replica_header]
+            await send(message)
+
+        start = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_replica)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _internal_error(send_with_replica)
+        finally:
+            self.metrics.in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "other"
+            method = scope["method"]
+            self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
+            self.metrics.request_duration.labels(route=template, method=method).observe(
+                time.perf_counter() - start
+            )
+
+
+async def _internal_error(send: Send) -> None:
+    body = json.dumps({"reason": "internal error (logged by the replica)"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """Build the app; connections open in its lifespan, not here."""
+    metrics = ApiMetrics(settings.slo_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await lifecycle.start(settings, metrics)
+        app.state.services = services
+        log.info(
+            "replica %s ready: work=%s %g ms, concurrency %d",
+            settings.replica,
+            settings.api_work,
+            settings.api_work_ms,
+            settings.api_concurrency,
+        )
+        try:
+            yield
+        finally:
+            await lifecycle.stop(services)
+
+    app = FastAPI(
+        title="prodlab shop",
+        description="The system under test: a small shop behind HAProxy.",
+        version="1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.include_router(routes.router)
+    app.include_router(ops.router)
+    errors.install(app)
+    app.add_middleware(ObserveRequests, metrics=metrics, replica=settings.replica)
+    return app

@@ -1,0 +1,76 @@
+"""Cache-aside for products on Redis.
+
+A cache that is down must not take the catalog down: lookups that fail count as misses
+and fall through to Postgres (``/readyz`` still reports Redis as unreachable).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from shop_api.config import Connections
+from shop_api.metrics import ApiMetrics
+from shop_api.models import Product
+
+log = logging.getLogger(__name__)
+
+SOCKET_TIMEOUT_S = 0.5
+
+
+def connect(settings: Connections) -> Redis:
+    """A client (connections open lazily); an empty password means no AUTH.
+
+    One immediate retry replaces a pooled connection that went stale (Redis restarted);
+    no backoff, so a Redis outage costs a request milliseconds, not seconds.
+    """
+    return Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=settings.redis_password or None,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        retry=Retry(NoBackoff(), retries=1),
+    )
+
+
+class ProductCache:
+    def __init__(self, redis: Redis, ttl_s: float, metrics: ApiMetrics) -> None:
+        self.redis = redis
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.metrics = metrics
+        self._last_warning = 0.0
+
+    @staticmethod
+    def key(product_id: int) -> str:
+        return f"product:{product_id}"
+
+    async def get(self, product_id: int) -> bytes | None:
+        """The cached JSON of a product, or None on a miss (or when Redis is down)."""
+        try:
+            raw = await self.redis.get(self.key(product_id))
+            cached = raw.encode() if isinstance(raw, str) else raw
+        except (RedisError, OSError) as exc:
+            self._warn(exc)
+            cached = None
+        self.metrics.cache_requests.labels(result="miss" if cached is None else "hit").inc()
+        return cached
+
+    async def put(self, product: Product) -> bytes:
+        body = product.model_dump_json().encode()
+        try:
+            await self.redis.set(self.key(product.id), body, px=self.ttl_ms)
+        except (RedisError, OSError) as exc:
+            self._warn(exc)
+        return body
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= 10.0:
+            self._last_warning = now
+            log.warning("redis cache unavailable, serving from postgres: %s", exc)

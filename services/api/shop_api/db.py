@@ -1,0 +1,82 @@
+"""PostgreSQL access: an asyncpg pool that counts its waiters and times every query."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from shop_api.config import Connections
+from shop_api.errors import postgres_errors
+from shop_api.metrics import ApiMetrics
+
+CONNECT_TIMEOUT_S = 3.0
+COMMAND_TIMEOUT_S = 5.0
+
+
+async def create_pool(settings: Connections, *, min_size: int, max_size: int) -> Any:
+    """An asyncpg pool for the shop database (``asyncpg.Pool``; untyped upstream)."""
+    return await asyncpg.create_pool(
+        host=settings.pg_host,
+        port=settings.pg_port,
+        user=settings.pg_user,
+        password=settings.pg_password or None,
+        database=settings.pg_db,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=CONNECT_TIMEOUT_S,
+        command_timeout=COMMAND_TIMEOUT_S,
+    )
+
+
+class Database:
+    """The pool plus the metrics around it. Queries are named for the histogram label."""
+
+    def __init__(self, pool: Any, metrics: ApiMetrics) -> None:
+        self.pool = pool
+        self.metrics = metrics
+        metrics.track_pool(pool.get_size, pool.get_idle_size)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A pooled connection; callers waiting for one show in ``shop_db_pool_waiters``.
+
+        Connection failures surface as ``BackendUnavailable("postgres", ...)`` (a 503).
+        """
+        async with postgres_errors():
+            self.metrics.db_pool_waiters.inc()
+            try:
+                conn = await self.pool.acquire(timeout=COMMAND_TIMEOUT_S)
+            finally:
+                self.metrics.db_pool_waiters.dec()
+            try:
+                yield conn
+            finally:
+                await self.pool.release(conn)
+
+    @asynccontextmanager
+    async def timed(self, query: str) -> AsyncIterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.metrics.db_query_duration.labels(query=query).observe(time.perf_counter() - start)
+
+    async def fetchrow(self, query: str, sql: str, *args: object) -> Any:
+        async with self.connection() as conn, self.timed(query):
+            return await conn.fetchrow(sql, *args)
+
+    async def fetch(self, query: str, sql: str, *args: object) -> list[Any]:
+        async with self.connection() as conn, self.timed(query):
+            rows: list[Any] = await conn.fetch(sql, *args)
+            return rows
+
+    async def fetchval(self, query: str, sql: str, *args: object) -> Any:
+        async with self.connection() as conn, self.timed(query):
+            return await conn.fetchval(sql, *args)
+
+    async def close(self) -> None:
+        await self.pool.close()

@@ -1,0 +1,111 @@
+"""Every error answer carries a ``reason``: bad input is 4xx, a backend outage 503.
+
+Bodies look like ``{"reason": "body.quantity: Input should be ...", "detail": ...}``;
+``detail`` keeps FastAPI's usual shape so generated clients still understand it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# What "Postgres is unreachable" looks like from asyncpg: refused or reset sockets,
+# timeouts, a server shutting down, a pool closing or out of connections.
+POSTGRES_DOWN: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+MAX_REASONS = 3
+
+
+class BackendUnavailable(Exception):
+    """A dependency (postgres, redis, nats) did not answer; the request gets a 503."""
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        self.dependency = dependency
+        self.detail = detail
+        super().__init__(f"{dependency} unavailable: {detail}")
+
+
+@asynccontextmanager
+async def postgres_errors() -> AsyncIterator[None]:
+    """Turn asyncpg's connection failures into ``BackendUnavailable("postgres", ...)``."""
+    try:
+        yield
+    except POSTGRES_DOWN as exc:
+        raise BackendUnavailable("postgres", f"{type(exc).__name__}: {exc}") from exc
+
+
+def describe_validation(errors: list[dict[str, Any]]) -> str:
+    """One line from pydantic's error list: ``body.quantity: Input should be ...``."""
+    parts = []
+    for error in errors[:MAX_REASONS]:
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            where = error.get("loc", ("body", "?"))[-1]
+            why = error.get("ctx", {}).get("error", "cannot parse")
+            parts.append(f"malformed JSON body at character {where}: {why}")
+            continue
+        parts.append(f"{location}: {message}" if location else message)
+    if len(errors) > MAX_REASONS:
+        parts.append(f"and {len(errors) - MAX_REASONS} more")
+    return "; ".join(parts) or "invalid request"
+
+
+def error_response(status: int, reason: str, detail: object = None) -> JSONResponse:
+    body = {"reason": reason, "detail": reason if detail is None else detail}
+    return JSONResponse(jsonable_encoder(body), status_code=status)
+
+
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if request.method in ("POST", "PUT", "PATCH") and not _is_json(request):
+        # FastAPI does not parse a body sent without a JSON content type at all.
+        reason = "send the body as JSON with Content-Type: application/json"
+        return error_response(415, reason)
+    # The offending input can be huge or binary; the reason and location are enough.
+    slim = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in errors]
+    return error_response(422, describe_validation(errors), slim)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    response = error_response(exc.status_code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BackendUnavailable)
+    response = error_response(503, str(exc))
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(BackendUnavailable, _unavailable)

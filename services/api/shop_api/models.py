@@ -1,0 +1,54 @@
+"""Request and response bodies. Input models are strict: ``"1"`` is not an int here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ID = 2**63 - 1  # Postgres bigint
+MAX_QUANTITY = 1000
+MAX_CUSTOMER_LENGTH = 100
+MAX_PAGE = 100
+MAX_OFFSET = 10_000_000
+
+ProductId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Customer = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CUSTOMER_LENGTH)
+]
+
+
+class OrderIn(BaseModel):
+    """``POST /orders`` body."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    product_id: ProductId
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    customer: Customer
+
+
+class Product(BaseModel):
+    id: int
+    name: str
+    price_cents: int
+    stock: int
+
+
+class ProductPage(BaseModel):
+    items: list[Product]
+    limit: int
+    offset: int
+
+
+class OrderAccepted(BaseModel):
+    order_id: UUID
+
+
+class OrderStatus(BaseModel):
+    order_id: UUID
+    status: Literal["accepted", "processed"]
+    created_at: datetime
+    processed_at: datetime | None

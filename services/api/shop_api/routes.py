@@ -1,0 +1,98 @@
+"""The shop: catalog reads (cache-aside) and orders (stored, then queued via the outbox).
+
+Every handler here runs inside one of the replica's work slots (see ``work.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+
+from shop_api.lifecycle import Services
+from shop_api.models import (
+    MAX_ID,
+    MAX_OFFSET,
+    MAX_PAGE,
+    OrderAccepted,
+    OrderIn,
+    OrderStatus,
+    Product,
+    ProductPage,
+)
+from shop_api.outbox import OrderMessage
+
+router = APIRouter()
+
+
+def services(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+PRODUCT_BY_ID = "SELECT id, name, price_cents, stock FROM products WHERE id = $1"
+PRODUCTS_PAGE = "SELECT id, name, price_cents, stock FROM products ORDER BY id LIMIT $1 OFFSET $2"
+INSERT_ORDER = (
+    "INSERT INTO orders (id, product_id, quantity, customer)"
+    " SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM products WHERE id = $2)"
+    " RETURNING created_at"
+)
+ORDER_BY_ID = "SELECT id AS order_id, status, created_at, processed_at FROM orders WHERE id = $1"
+
+
+@router.get("/products/{product_id}", response_model=Product)
+async def get_product(
+    product_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServicesDep
+) -> Response:
+    async with svc.limiter.slot():
+        body = await svc.cache.get(product_id)
+        if body is None:
+            row = await svc.db.fetchrow("product_by_id", PRODUCT_BY_ID, product_id)
+            if row is None:
+                raise HTTPException(404, f"product {product_id} does not exist")
+            body = await svc.cache.put(Product.model_validate(dict(row)))
+    return Response(body, media_type="application/json")
+
+
+@router.get("/products", response_model=ProductPage)
+async def list_products(
+    svc: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> ProductPage:
+    async with svc.limiter.slot():
+        rows = await svc.db.fetch("products_page", PRODUCTS_PAGE, limit, offset)
+    items = [Product.model_validate(dict(row)) for row in rows]
+    return ProductPage(items=items, limit=limit, offset=offset)
+
+
+@router.post("/orders", status_code=202, response_model=OrderAccepted)
+async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
+    """Store the order and its outbox row in one transaction; 202 once committed."""
+    message = OrderMessage(order_id=uuid4(), product_id=order.product_id, quantity=order.quantity)
+    async with svc.limiter.slot():
+        async with (
+            svc.db.connection() as conn,
+            svc.db.timed("insert_order"),
+            conn.transaction(),
+        ):
+            created = await conn.fetchval(
+                INSERT_ORDER, message.order_id, order.product_id, order.quantity, order.customer
+            )
+            if created is None:
+                raise HTTPException(422, f"product_id {order.product_id} does not exist")
+            await svc.outbox.add(conn, message)
+        svc.metrics.orders_accepted.inc()
+        svc.outbox.publish_soon(message)
+    return OrderAccepted(order_id=message.order_id)
+
+
+@router.get("/orders/{order_id}", response_model=OrderStatus)
+async def get_order(order_id: UUID, svc: ServicesDep) -> OrderStatus:
+    async with svc.limiter.slot():
+        row = await svc.db.fetchrow("order_by_id", ORDER_BY_ID, order_id)
+    if row is None:
+        raise HTTPException(404, f"order {order_id} does not exist")
+    return OrderStatus.model_validate(dict(row))

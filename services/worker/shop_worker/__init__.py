@@ -1,0 +1,1 @@
+"""The shop worker: a JetStream pull consumer that processes orders effectively once."""

@@ -1,0 +1,111 @@
+"""Helpers for tests that look at a running lab from outside: SQL, processes, traffic."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from lab import proc
+from lab.lab import Lab
+from lab.runtime.native.context import pg_binary
+
+
+def sql(lab: Lab, query: str) -> list[list[str]]:
+    """Run ``query`` on the lab's shop database through psql; rows of text columns."""
+    home = lab.settings.state_dir
+    state = lab.runtime.status()
+    assert state.up
+    port = lab.runtime.endpoint("postgres").port
+    psql = pg_binary("psql")
+    assert psql is not None, "psql not found: apt-get install -y postgresql"
+    done = proc.run(
+        [
+            psql,
+            "-h",
+            str(home / "run" / "postgres"),
+            "-p",
+            str(port),
+            "-U",
+            "lab",
+            "-d",
+            "shop",
+            "-tA",
+            "-F",
+            "\t",
+            "-c",
+            query,
+        ],
+    )
+    return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+def lab_processes(home: Path) -> list[psutil.Process]:
+    """Every live process started by the lab in ``home`` (by its PRODLAB_HOME marker)."""
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            marked = process.environ().get("PRODLAB_HOME") == str(home)
+            if marked and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def wait_until(predicate: object, timeout: float, interval: float = 0.1) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+@dataclass
+class Traffic:
+    """Light, bounded background traffic through the LB, recording every outcome."""
+
+    base_url: str
+    path: str = "/products/1"
+    max_seconds: float = 60.0
+    replicas: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    ok: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Traffic:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(base_url=self.base_url, timeout=5) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    response = client.get(self.path)
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                if response.status_code != 200:
+                    self.failures.append(f"{response.status_code}: {response.text[:200]}")
+                else:
+                    self.ok += 1
+                    self.replicas[response.headers.get("x-replica", "?")] += 1
+                time.sleep(0.005)
+
+    def reset(self) -> None:
+        self.replicas.clear()

@@ -1,0 +1,240 @@
+"""Scenario files: the shipped ones validate; every kind of bad file names file, field, line.
+
+No services: these tests only read YAML (and run `lab scenario validate` once as a user would).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lab.errors import ScenarioError
+from lab.scenario.loader import load_scenario
+from lab.scenario.model import STEP_KINDS, FindKneeStep, HoldStep, Scenario
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((PROJECT / "scenarios").glob("*.yaml"))
+
+GOOD = """\
+name: tiny
+title: A tiny scenario
+concept: nothing much
+vars:
+  hold: 10
+profiles:
+  quick: {time_scale: 0.5, vars: {hold: 4}}
+  full: {}
+phases:
+  - name: one
+    narrative: hold still
+    steps:
+      - {kind: load, users: 5}
+      - {kind: hold, duration: "${hold}"}
+      - {kind: find_knee, from_users: 10, to_users: 35, step_users: 10, hold: 2m}
+      - {kind: check, name: fast, measure: p95, op: "<", threshold: "${slo}"}
+checks:
+  - {name: ratio, measure: rps, phase: one, ratio_to: one, op: ">=", threshold: 1}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems(path: Path, profile: str | None = None) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, profile)
+    assert caught.value.path == str(path)
+    assert str(path) in str(caught.value)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_scenarios_validate_for_every_profile(path: Path) -> None:
+    loaded = load_scenario(path)
+    assert loaded.scenario.name == path.stem
+    for profile in loaded.scenario.profiles:
+        assert load_scenario(path, profile).scenario.planned_seconds() > 0
+
+
+def test_scale_out_is_shipped_with_quick_and_full() -> None:
+    scenario = load_scenario(PROJECT / "scenarios" / "scale-out.yaml").scenario
+    assert {"quick", "full"} <= set(scenario.profiles)
+    assert scenario.topology.replicas["api"] == 1
+    assert any(isinstance(s, FindKneeStep) for p in scenario.phases for s in p.steps)
+
+
+def test_profile_scales_durations_and_overrides_vars(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    full = load_scenario(path, "full").scenario
+    quick = load_scenario(path, "quick").scenario
+    full_hold, quick_hold = full.phases[0].steps[1], quick.phases[0].steps[1]
+    assert isinstance(full_hold, HoldStep) and isinstance(quick_hold, HoldStep)
+    assert full_hold.duration == 10
+    assert quick_hold.duration == 2  # var 4, time scale 0.5
+    knee = quick.phases[0].steps[2]
+    assert isinstance(knee, FindKneeStep)
+    assert knee.hold == 60 and knee.user_steps() == [10, 20, 30, 35]
+    assert quick.phases[0].steps[3].threshold == 0.25  # type: ignore[union-attr]
+
+
+def test_default_profile_is_full(tmp_path: Path) -> None:
+    assert load_scenario(write(tmp_path, GOOD)).profile == "full"
+
+
+def test_as_run_yaml_loads_back_to_the_same_scenario(tmp_path: Path) -> None:
+    loaded = load_scenario(write(tmp_path, GOOD), "quick")
+    again = tmp_path / "as-run.yaml"
+    again.write_text(loaded.as_run_yaml(), encoding="utf-8")
+    reloaded = load_scenario(again, "quick").scenario
+    assert reloaded.phases == loaded.scenario.phases
+    assert reloaded.checks == loaded.scenario.checks
+
+
+BAD = {
+    "yaml syntax": (
+        "name: x\nphases: [\n  - a: b\n",
+        ["YAML syntax error at line 3"],
+    ),
+    "unknown field": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: load, users: 5, speed: 3}"),
+        ["phases[0].steps[0].speed (line 13): Extra inputs are not permitted"],
+    ),
+    "unknown top-level field": (
+        GOOD + "colour: blue\n",
+        ["colour (line 19): Extra inputs are not permitted"],
+    ),
+    "wrong type": (
+        GOOD.replace("users: 5}", "users: lots}"),
+        ["phases[0].steps[0].users (line 13): Input should be a valid integer", "'lots'"],
+    ),
+    "missing field": (
+        GOOD.replace('{kind: hold, duration: "${hold}"}', "{kind: hold}"),
+        ["phases[0].steps[1].duration (line 14): Field required"],
+    ),
+    "missing top-level field": (
+        GOOD.replace("title: A tiny scenario\n", ""),
+        ["title (line 1): Field required"],
+    ),
+    "unknown step kind": (
+        GOOD.replace("kind: load, users: 5", "kind: explode"),
+        [
+            "phases[0].steps[0].kind (line 13): unknown step kind 'explode'",
+            "allowed kinds: " + ", ".join(STEP_KINDS),
+        ],
+    ),
+    "step without kind": (
+        GOOD.replace("kind: load, users: 5", "users: 5"),
+        ["phases[0].steps[0] (line 13): a step needs `kind:`"],
+    ),
+    "negative duration": (
+        GOOD.replace('duration: "${hold}"', "duration: -5"),
+        ["phases[0].steps[1].duration (line 14): Input should be greater than 0"],
+    ),
+    "bad duration text": (
+        GOOD.replace('duration: "${hold}"', "duration: soon"),
+        ["phases[0].steps[1].duration (line 14): not a duration: 'soon'"],
+    ),
+    "unknown variable": (
+        GOOD.replace('"${hold}"', '"${nap}"'),
+        ["phases[0].steps[1].duration (line 14): unknown variable ${nap}"],
+    ),
+    "profile overrides an undeclared variable": (
+        GOOD.replace("vars: {hold: 4}", "vars: {nap: 4}"),
+        ["profiles.quick.vars.nap (line 7): no variable 'nap' in vars"],
+    ),
+    "bad profile field": (
+        GOOD.replace("time_scale: 0.5", "time_scale: -1"),
+        ["profiles.quick.time_scale (line 7): Input should be greater than 0"],
+    ),
+    "check with two sources": (
+        GOOD.replace("measure: p95, op", "measure: p95, expr: up, op"),
+        ["phases[0].steps[3] (line 16): a check needs exactly one of measure, expr"],
+    ),
+    "check on an unknown phase": (
+        GOOD.replace("phase: one,", "phase: two,"),
+        ["checks[0].phase (line 18): no phase 'two' (phases: one)"],
+    ),
+    "duplicate key": (
+        GOOD.replace("concept: nothing much\n", "concept: nothing much\nconcept: again\n"),
+        ["concept (line 4): duplicate key"],
+    ),
+    "not a mapping": ("- just\n- a list\n", ["the file must be a mapping"]),
+}
+
+
+@pytest.mark.parametrize("text, expected", BAD.values(), ids=list(BAD))
+def test_bad_file_names_field_and_line(tmp_path: Path, text: str, expected: list[str]) -> None:
+    found = "\n".join(problems(write(tmp_path, text)))
+    for fragment in expected:
+        assert fragment in found, found
+
+
+def test_unknown_profile_names_the_profiles(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, GOOD), profile="fast")
+    assert found == ["profiles (line 6): no profile 'fast' (have: quick, full)"]
+
+
+def test_error_in_one_profile_only_is_tagged_with_it(tmp_path: Path) -> None:
+    text = GOOD.replace("vars: {hold: 4}", "vars: {hold: -4}")
+    found = problems(write(tmp_path, text))
+    assert found == [
+        "phases[0].steps[1].duration (line 14): Input should be greater than 0 (got '${hold}')"
+        " [profile quick]"
+    ]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert problems(tmp_path / "nope.yaml") == ["cannot read the file (No such file or directory)"]
+
+
+def test_json_schema_describes_every_step_kind() -> None:
+    schema = Scenario.model_json_schema()
+    text = json.dumps(schema)
+    for kind in STEP_KINDS:
+        assert f'"const": "{kind}"' in text
+    assert schema["additionalProperties"] is False
+
+
+def lab_cli(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LAB_HOME": str(home / ".lab"), "LAB_RUNS_DIR": str(home / "runs")}
+    return subprocess.run(
+        [sys.executable, "-c", "from lab.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.e2e
+def test_cli_validate_bad_file_fails_with_the_line_and_starts_nothing(tmp_path: Path) -> None:
+    bad = write(tmp_path, GOOD.replace("users: 5}", "users: lots}"))
+    for args in (["validate", str(bad)], [str(bad), "--profile", "quick"]):
+        done = lab_cli(["scenario", *args], tmp_path)
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert str(bad) in done.stderr
+        assert "phases[0].steps[0].users (line 13)" in done.stderr
+    assert not (tmp_path / ".lab").exists()
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.e2e
+def test_cli_lists_validates_and_prints_the_schema(tmp_path: Path) -> None:
+    listed = lab_cli(["scenario", "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "scale-out" in listed.stdout
+    validated = lab_cli(["scenario", "validate", *map(str, SHIPPED)], tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    schema = lab_cli(["scenario", "schema"], tmp_path)
+    assert json.loads(schema.stdout)["title"] == "Scenario"
+    assert not (tmp_path / ".lab").exists()

@@ -1,0 +1,210 @@
+"""Unit tests of the shop services' pure parts: settings, validation, metrics, parsing.
+
+No services needed; the behaviour against real Postgres/Redis/NATS is in
+test_shop_service.py.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prometheus_client import generate_latest
+from pydantic import ValidationError
+
+from shop_api.config import ApiSettings, ConfigError
+from shop_api.errors import describe_validation
+from shop_api.metrics import ApiMetrics, latency_buckets
+from shop_api.models import MAX_ID, OrderIn
+from shop_api.outbox import OrderMessage
+from shop_api.secrets import NAMES, ensure_secrets
+from shop_api.work import burn_cpu
+from shop_worker.config import WorkerSettings
+from shop_worker.httpd import MetricsServer
+from shop_worker.metrics import WorkerMetrics
+from shop_worker.processor import parse_order_id
+
+# --- settings -------------------------------------------------------------------------
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = ApiSettings.from_env({"LAB_REPLICA": "api-1"})
+    assert settings.replica == "api-1"
+    assert (settings.api_work, settings.api_work_ms, settings.api_concurrency) == ("io", 20, 4)
+    assert (settings.seed_products, settings.slo_seconds) == (10_000, 0.25)
+    assert settings.redis_password == "" and settings.nats_user == ""
+
+
+def test_values_are_parsed_and_empty_means_unset() -> None:
+    settings = ApiSettings.from_env(
+        {
+            "LAB_API_PORT": "8123",
+            "LAB_API_WORK": "cpu",
+            "LAB_SLO_SECONDS": "0.3",
+            "LAB_PG_HOST": "",
+            "LAB_REPLICA": "",
+        }
+    )
+    assert (settings.api_port, settings.api_work, settings.slo_seconds) == (8123, "cpu", 0.3)
+    assert settings.pg_host == "127.0.0.1"
+    assert settings.replica  # the hostname when LAB_REPLICA is empty
+
+
+def test_password_file_wins_and_loses_its_newline(tmp_path: Path) -> None:
+    secret = tmp_path / "pg_password"
+    secret.write_text("s3cret\n")
+    settings = ApiSettings.from_env(
+        {
+            "LAB_PG_PASSWORD": "ignored",
+            "LAB_PG_PASSWORD_FILE": str(secret),
+            "LAB_NATS_USER": "lab",
+            "LAB_NATS_PASSWORD": "direct",
+        }
+    )
+    assert settings.pg_password == "s3cret"
+    assert settings.nats_password == "direct"
+    assert settings.redacted()["pg_password"] == "***"
+    assert settings.redacted()["redis_password"] == ""
+
+
+def test_unreadable_password_file_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LAB_REDIS_PASSWORD_FILE"):
+        ApiSettings.from_env({"LAB_REDIS_PASSWORD_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LAB_API_PORT", "http"),
+        ("LAB_API_PORT", "70000"),
+        ("LAB_API_WORK", "gpu"),
+        ("LAB_API_CONCURRENCY", "0"),
+        ("LAB_SLO_SECONDS", "-1"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        ApiSettings.from_env({variable: value})
+
+
+def test_worker_settings_and_heartbeat() -> None:
+    settings = WorkerSettings.from_env(
+        {"LAB_WORKER_ACK_WAIT_S": "3", "LAB_WORKER_WORK_MS": "50", "LAB_REPLICA": "worker-1"}
+    )
+    assert settings.heartbeat_s == pytest.approx(1.0)
+    assert settings.worker_work_ms == 50
+    with pytest.raises(ConfigError, match="LAB_WORKER_ACK_WAIT_S"):
+        WorkerSettings.from_env({"LAB_WORKER_ACK_WAIT_S": "0"})
+
+
+# --- validation -----------------------------------------------------------------------
+
+GOOD = {"product_id": 1, "quantity": 2, "customer": "  ada  "}
+
+
+def test_a_good_order_validates_and_strips_the_customer() -> None:
+    assert OrderIn.model_validate(GOOD).customer == "ada"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"product_id": "1"}, "product_id"),
+        ({"product_id": True}, "product_id"),
+        ({"product_id": 0}, "product_id"),
+        ({"product_id": MAX_ID + 1}, "product_id"),
+        ({"quantity": 1.0}, "quantity"),
+        ({"quantity": 0}, "quantity"),
+        ({"quantity": 10**30}, "quantity"),
+        ({"customer": "   "}, "customer"),
+        ({"customer": "x" * 101}, "customer"),
+        ({"customer": 7}, "customer"),
+        ({"coupon": "FREE"}, "coupon"),
+    ],
+)
+def test_bad_orders_are_rejected_with_the_field(change: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrderIn.model_validate({**GOOD, **change})
+    assert field in {str(err["loc"][0]) for err in caught.value.errors()}
+
+
+def test_validation_reasons_are_one_readable_line() -> None:
+    errors = [
+        {
+            "type": "json_invalid",
+            "loc": ("body", 12),
+            "msg": "JSON decode error",
+            "ctx": {"error": "Expecting value"},
+        },
+    ]
+    assert describe_validation(errors) == "malformed JSON body at character 12: Expecting value"
+    many = [
+        {"type": "missing", "loc": ("body", f"f{i}"), "msg": "Field required"} for i in range(5)
+    ]
+    assert describe_validation(many).endswith("and 2 more")
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slo", [0.25, 0.3, 0.123, 2.0])
+def test_latency_buckets_contain_the_slo(slo: float) -> None:
+    buckets = latency_buckets(slo)
+    assert slo in buckets
+    assert list(buckets) == sorted(set(buckets))
+
+
+def test_request_histogram_has_a_bucket_on_the_slo() -> None:
+    metrics = ApiMetrics(slo_seconds=0.25)
+    metrics.request_duration.labels(route="/orders", method="POST").observe(0.1)
+    text = generate_latest(metrics.registry).decode()
+    assert (
+        'shop_http_request_duration_seconds_bucket{le="0.25",method="POST",route="/orders"}' in text
+    )
+    assert 'shop_cache_requests_total{result="hit"} 0.0' in text  # exists before any lookup
+
+
+def test_worker_http_answers_metrics_health_and_404() -> None:
+    problem: list[str | None] = ["starting"]
+    server = MetricsServer(WorkerMetrics(0.25).registry, lambda: problem[0])
+    assert server.respond("GET", "/healthz")[0] == 503
+    problem[0] = None
+    assert server.respond("GET", "/healthz?x=1")[0] == 200
+    status, content_type, body = server.respond("GET", "/metrics")
+    assert status == 200 and content_type.startswith("text/plain")
+    assert b'shop_queue_pending_messages{consumer="workers",stream="ORDERS"}' in body
+    assert server.respond("GET", "/elsewhere")[0] == 404
+    assert server.respond("POST", "/metrics")[0] == 405
+
+
+# --- messages, work, secrets ----------------------------------------------------------
+
+
+def test_order_message_round_trips_through_the_worker_parser() -> None:
+    order_id = UUID("12345678-1234-5678-1234-567812345678")
+    data = OrderMessage(order_id=order_id, product_id=3, quantity=2).encode()
+    assert json.loads(data)["quantity"] == 2
+    assert parse_order_id(data) == order_id
+
+
+@pytest.mark.parametrize("data", [b"", b"not json", b"[]", b'{"id": 1}', b'{"order_id": "x"}'])
+def test_poison_payloads_are_recognised(data: bytes) -> None:
+    with pytest.raises(ValueError, match="not an order message"):
+        parse_order_id(data)
+
+
+def test_burn_cpu_burns() -> None:
+    assert burn_cpu(0.002) > 0
+
+
+def test_secrets_are_created_once(tmp_path: Path) -> None:
+    folder = tmp_path / "secrets"
+    assert ensure_secrets(folder) == list(NAMES)
+    first = {name: (folder / name).read_text() for name in NAMES}
+    assert all(len(value) >= 24 for value in first.values())
+    assert stat.S_IMODE((folder / "pg_password").stat().st_mode) == 0o644
+    assert ensure_secrets(folder) == []
+    assert {name: (folder / name).read_text() for name in NAMES} == first
