@@ -68,7 +68,7 @@ class ProcessCollector(Collector):
             labels=LABELS,
         )
         count = GaugeMetricFamily(
-            "lab_process_count", "Processes in an instance's tree", labels=LABELS
+            "lab_process_tree_processes", "Processes in an instance's tree", labels=LABELS
         )
         state = self.store.load()
         with self.lock:
