@@ -4,12 +4,12 @@
 set -euo pipefail
 
 packages=(postgresql redis-server nats-server haproxy prometheus
-          prometheus-postgres-exporter prometheus-redis-exporter)
+          prometheus-postgres-exporter prometheus-redis-exporter wrk)
 declare -A provides=(
   [postgresql]="/usr/lib/postgresql/*/bin/postgres"
   [redis-server]="redis-server" [nats-server]="nats-server" [haproxy]="haproxy"
   [prometheus]="prometheus" [prometheus-postgres-exporter]="prometheus-postgres-exporter"
-  [prometheus-redis-exporter]="prometheus-redis-exporter"
+  [prometheus-redis-exporter]="prometheus-redis-exporter" [wrk]="wrk"
 )
 
 missing=()
