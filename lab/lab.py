@@ -90,6 +90,11 @@ class Lab:
 
         return PrometheusClient(self.runtime.endpoint("prometheus").url)
 
+    def close(self) -> None:
+        """Release client connections (the lab itself keeps running)."""
+        if "prometheus" in vars(self):
+            self.prometheus.close()
+
     # -- changes to the running system, journalled -------------------------------------
 
     def up(self, scales: Mapping[str, int] | None = None) -> LabStatus:

@@ -66,9 +66,10 @@ def spawn(
     argv = [str(part) for part in command]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log.debug("spawn: %s > %s", " ".join(argv), log_path)
+    reap()
     with log_path.open("ab") as out:
         try:
-            return subprocess.Popen(
+            child = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -82,6 +83,20 @@ def spawn(
             )
         except OSError as exc:
             raise LabCommandError(argv, None, str(exc)) from exc
+    _CHILDREN[child.pid] = child
+    return child
+
+
+# Long-lived children we started and still hold: kept so that each is reaped (no zombie,
+# no "subprocess still running" warning when a Popen object is dropped while it runs).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def reap() -> None:
+    """Collect the exit status of every finished child this process spawned."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
 
 
 def _primary_group(user: str) -> int:

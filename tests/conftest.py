@@ -92,6 +92,7 @@ def running_lab(shared_home: LabHome) -> Iterator[Lab]:
     lab = Lab(shared_home.settings(seed_products=1000, worker_ack_wait_s=2.0))
     lab.up({"api": 2, "worker": 2})
     yield lab
+    lab.close()
 
 
 @pytest.fixture

@@ -97,15 +97,16 @@ def test_bad_arguments_are_one_clear_line(lab_home: LabHome) -> None:
 
 
 def test_ctrl_c_during_up_leaves_nothing(lab_home: LabHome) -> None:
-    orchestrator = start_up(lab_home)
-    try:
-        assert wait_until(lambda: started_something(lab_home), timeout=30)
-        orchestrator.send_signal(signal.SIGINT)
-        orchestrator.wait(timeout=60)
-    finally:
-        if orchestrator.poll() is None:
-            orchestrator.kill()
+    with start_up(lab_home) as orchestrator:  # the with block closes its pipes
+        try:
+            assert wait_until(lambda: started_something(lab_home), timeout=30)
+            orchestrator.send_signal(signal.SIGINT)
+            _, stderr = orchestrator.communicate(timeout=60)
+        finally:
+            if orchestrator.poll() is None:
+                orchestrator.kill()
     assert orchestrator.returncode != 0
+    assert "Traceback" not in stderr
     assert_nothing_left(lab_home)
     # and it can be brought up again
     again = lab_cli(lab_home, "up", "--scale", "api=1", "--scale", "worker=1")
@@ -115,15 +116,15 @@ def test_ctrl_c_during_up_leaves_nothing(lab_home: LabHome) -> None:
 
 
 def test_sigkill_of_the_orchestrator_then_down(lab_home: LabHome) -> None:
-    orchestrator = start_up(lab_home)
-    try:
-        assert wait_until(lambda: started_something(lab_home), timeout=30)
-        time.sleep(0.3)  # let a few more processes start: the point is to leave some behind
-        orchestrator.kill()
-        orchestrator.wait(timeout=10)
-    finally:
-        if orchestrator.poll() is None:
+    with start_up(lab_home) as orchestrator:
+        try:
+            assert wait_until(lambda: started_something(lab_home), timeout=30)
+            time.sleep(0.3)  # let a few more processes start: the point is to leave some behind
             orchestrator.kill()
+            orchestrator.communicate(timeout=10)
+        finally:
+            if orchestrator.poll() is None:
+                orchestrator.kill()
     assert lab_processes(lab_home.home), "the killed orchestrator left its services running"
     down = lab_cli(lab_home, "down")
     assert down.returncode == 0, down.stderr

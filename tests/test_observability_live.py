@@ -64,7 +64,7 @@ def concrete(expr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def after_traffic(running_lab: Lab) -> Lab:
+def after_traffic(running_lab: Lab) -> Iterator[Lab]:
     workdir = running_lab.settings.state_dir / "locust"
     targets = running_lab.settings.state_dir / "prometheus" / "targets"
     with LoadDriver(
@@ -81,8 +81,9 @@ def after_traffic(running_lab: Lab) -> Lab:
         # let every rate window fill; the tests below then say which series stayed empty
         wait_until(lambda: all(prom.query(rule) for rule in recording_rules()), timeout=30)
         driver.stop_load()
-    assert wait_until(lambda: prom.scalar("lab:queue_depth") is not None, 10)
-    return running_lab
+        assert wait_until(lambda: prom.scalar("lab:queue_depth") is not None, 10)
+        # Locust stays up (idle) while the tests read: its target and series stay live
+        yield running_lab
 
 
 def test_every_recording_rule_has_data(after_traffic: Lab) -> None:

@@ -458,6 +458,6 @@ LAUNCHERS: dict[str, type[Launcher]] = {
 NOT_NATIVE = {
     "secrets": "files under .lab/secrets",
     "grafana": "compose only",
-    "loadgen": "started by `lab scenario`",
-    "loadgen-worker": "started by `lab scenario`",
+    "loadgen": "started by `lab scenario` (lab.load.driver)",
+    "loadgen-worker": "started by `lab scenario` (lab.load.driver)",
 }

@@ -122,10 +122,11 @@ def _reap(pid: int) -> None:
         try:
             done, _ = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
+            break
         if done:
-            return
+            break
         time.sleep(0.01)
+    proc.reap()
 
 
 MARKER = "PRODLAB_HOME"

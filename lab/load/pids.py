@@ -1,0 +1,59 @@
+"""The Locust processes a driver started, on disk, so a later orchestrator can end them.
+
+``<workdir>/pids.json`` is rewritten atomically when the master starts and again once its
+workers are known. A process is ours only if its pid AND its start time match the record
+(``ProcRecord.process``): a reused pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from lab.runtime.native import procs
+from lab.runtime.native.state import ProcRecord
+
+log = logging.getLogger(__name__)
+
+PIDS_FILE = "pids.json"
+
+
+def save(workdir: Path, records: list[ProcRecord]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / PIDS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([asdict(r) for r in records], indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load(workdir: Path) -> list[ProcRecord]:
+    """The recorded processes; an empty list when there is no (readable) file."""
+    try:
+        raw = json.loads((workdir / PIDS_FILE).read_text(encoding="utf-8"))
+        return [ProcRecord(**item) for item in raw]
+    except (OSError, ValueError, TypeError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.warning("ignoring unreadable %s: %s", workdir / PIDS_FILE, exc)
+        return []
+
+
+def forget(workdir: Path) -> None:
+    (workdir / PIDS_FILE).unlink(missing_ok=True)
+
+
+def reap_stale(workdir: Path) -> None:
+    """SIGKILL the Locust processes recorded in ``workdir/pids.json`` that still run
+    (pid and start time both match), with their process groups; then forget them.
+
+    For leftovers of an orchestrator that was killed before it could stop Locust.
+    Never raises for a missing or broken file.
+    """
+    records = load(workdir)
+    for record in records:  # the master first: its group holds the forked workers
+        if record.alive():
+            log.info("killing stale Locust process %s (pid %s)", record.name, record.pid)
+            procs.kill(record)
+    forget(workdir)

@@ -1,0 +1,286 @@
+"""The report's plots, drawn from a loaded bundle into ``plots/*.png``.
+
+Every timeline plot shares the x axis (seconds since the run started), shades each phase
+and labels it, and draws a dashed line at each scale/fault event. A plot whose series are
+all missing says "no data". matplotlib is imported only when drawing, and draws on its
+Agg canvas directly (no pyplot, no global backend).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lab.report.bundle import Bundle
+from lab.report.timeseries import TimeSeries
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PHASE_COLORS = ("#4c72b0", "#dd8452")
+SIZE = (10.0, 3.2)
+DPI = 110
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file stem: plots/<name>.png
+    title: str
+    path: Path
+    has_data: bool
+
+
+Draw = Callable[["Axes", Bundle], bool]  # draws what it has; False = nothing to draw
+
+
+def render_plots(bundle: Bundle, out_dir: Path) -> list[Plot]:
+    """Draw every plot into ``out_dir``; returns them in report order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = []
+    for name, title, unit, draw in TIMELINE:
+        fig, ax = new_figure()
+        has_data = draw(ax, bundle)
+        ax.set_xlim(0, max(bundle.duration, 1.0))
+        ax.set_xlabel("seconds since start")
+        finish(ax, title, unit, has_data)
+        mark_phases(ax, bundle)
+        plots.append(save(fig, out_dir, name, title, has_data))
+    fig, ax = new_figure()
+    has_data = draw_scaling(ax, bundle)
+    finish(ax, "Throughput vs API replicas", "req/s", has_data)
+    plots.append(save(fig, out_dir, "scaling", "Throughput vs API replicas", has_data))
+    return plots
+
+
+def new_figure() -> tuple[Figure, Axes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=SIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.grid(True, alpha=0.3)
+    return fig, ax
+
+
+def finish(ax: Axes, title: str, unit: str, has_data: bool) -> None:
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.set_ylabel(unit)
+    if not has_data:
+        label = ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
+        label.set_fontsize(16)
+        label.set_color("#888888")
+        ax.set_yticks([])
+    elif ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+
+
+def save(fig: Figure, out_dir: Path, name: str, title: str, has_data: bool) -> Plot:
+    path = out_dir / f"{name}.png"
+    fig.savefig(path, format="png", bbox_inches="tight")
+    return Plot(name, title, path, has_data)
+
+
+def mark_phases(ax: Axes, bundle: Bundle) -> None:
+    """Shade every phase (alternating colours, name on top) and mark scale/fault events."""
+    trans = ax.get_xaxis_transform()
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top + (top - bottom) * 0.12)  # room for the phase names
+    total = max(bundle.duration, 1.0)
+    for i, span in enumerate(bundle.spans()):
+        ax.axvspan(span.start, span.end, color=PHASE_COLORS[i % 2], alpha=0.07, lw=0)
+        narrow = (span.end - span.start) < 0.08 * total
+        ax.text(
+            span.start,
+            0.98,
+            f" {span.name}",
+            transform=trans,
+            fontsize=7,
+            va="top",
+            rotation=90 if narrow else 0,
+            color="#333333",
+            clip_on=True,
+        )
+    for marker in bundle.markers():
+        ax.axvline(marker.t, color="#555555", linestyle="--", linewidth=0.8, alpha=0.7)
+        ax.text(
+            marker.t,
+            0.02,
+            f" {marker.label}",
+            transform=trans,
+            fontsize=6,
+            va="bottom",
+            rotation=90,
+            color="#555555",
+            clip_on=True,
+        )
+
+
+# -- the timeline plots ---------------------------------------------------------------------
+
+
+def line(
+    ax: Axes, bundle: Bundle, rule: str, label: str, *, scale: float = 1.0, style: str = "-"
+) -> bool:
+    series = bundle.series
+    values = series.get(rule) if series else None
+    if series is None or values is None:
+        return False
+    return plot(ax, rel_times(bundle, series), [v * scale for v in values], label, style)
+
+
+def plot(ax: Axes, t: Sequence[float], values: Sequence[float], label: str, style: str) -> bool:
+    if not any(math.isfinite(v) for v in values):
+        return False
+    step = "steps-post" if style == "steps" else "default"
+    ax.plot(t, values, "-" if style == "steps" else style, label=label, lw=1.4, drawstyle=step)
+    return True
+
+
+def rel_times(bundle: Bundle, series: TimeSeries) -> list[float]:
+    return [bundle.since_start(t) for t in series.t]
+
+
+def history(
+    bundle: Bundle, pick: Callable[[float | None, int], float | None]
+) -> tuple[list[float], list[float]]:
+    """A series from Locust's per-second history (the fallback when Prometheus has none)."""
+    points = bundle.locust.history
+    t = [bundle.since_start(p.t) for p in points]
+    values = [pick(p.rps, p.users) for p in points]
+    return t, [math.nan if v is None else v for v in values]
+
+
+def draw_throughput(ax: Axes, bundle: Bundle) -> bool:
+    drawn = line(ax, bundle, "lab:api_requests:rate10s", "server (API replicas)")
+    drawn |= line(ax, bundle, "lab:lb_requests:rate10s", "load balancer", style=":")
+    client = line(ax, bundle, "lab:locust_requests:rate10s", "client (Locust)", style="--")
+    if not client:
+        t, values = history(bundle, lambda r, _: r)
+        client = plot(ax, t, values, "client (Locust CSV)", "--")
+    return drawn or client
+
+
+def draw_latency(ax: Axes, bundle: Bundle) -> bool:
+    drawn = False
+    for q in ("p50", "p95", "p99"):
+        drawn |= line(ax, bundle, f"lab:api_latency_seconds:{q}_10s", f"server {q}", scale=1000)
+    if not line(
+        ax, bundle, "lab:locust_latency_seconds:p95_10s", "client p95", scale=1000, style="--"
+    ):
+        points = bundle.locust.history
+        t = [bundle.since_start(p.t) for p in points]
+        p95 = [math.nan if p.p95 is None else p.p95 * 1000 for p in points]
+        drawn |= plot(ax, t, p95, "client p95 (Locust CSV)", "--")
+    else:
+        drawn = True
+    slo = bundle.verdict.slo_seconds * 1000
+    ax.axhline(slo, color="#c44e52", linewidth=1.2, label=f"SLO {slo:.0f} ms")
+    return drawn
+
+
+def draw_errors(ax: Axes, bundle: Bundle) -> bool:
+    drawn = line(ax, bundle, "lab:api_errors:ratio10s", "server 5xx", scale=100)
+    drawn |= line(
+        ax, bundle, "lab:locust_failures:ratio10s", "client failures", scale=100, style="--"
+    )
+    if drawn:
+        ax.set_ylim(bottom=0)
+    return drawn
+
+
+def draw_users(ax: Axes, bundle: Bundle) -> bool:
+    if line(ax, bundle, "lab:locust_users", "users", style="steps"):
+        return True
+    t, values = history(bundle, lambda _, users: float(users))
+    return plot(ax, t, values, "users (Locust CSV)", "steps")
+
+
+def draw_replicas(ax: Axes, bundle: Bundle) -> bool:
+    drawn = line(ax, bundle, "lab:api_replicas:up", "api", style="steps")
+    drawn |= line(ax, bundle, "lab:worker_replicas:up", "worker", style="steps")
+    if not drawn:  # what the phases measured, held over each phase
+        for service in sorted({s for p in bundle.verdict.phases for s in p.replicas}):
+            t, values = [], []
+            for span, phase in zip(bundle.spans(), bundle.verdict.phases, strict=True):
+                t += [span.start, span.end]
+                values += [float(phase.replicas.get(service, 0))] * 2
+            drawn |= plot(ax, t, values, f"{service} (per phase)", "steps")
+    if drawn:
+        ax.set_ylim(bottom=0)
+    return drawn
+
+
+def draw_queue(ax: Axes, bundle: Bundle) -> bool:
+    drawn = line(ax, bundle, "lab:queue_depth", "pending (queue depth)")
+    drawn |= line(ax, bundle, "lab:queue_in_flight", "in flight (ack pending)", style="--")
+    return drawn
+
+
+def draw_cache(ax: Axes, bundle: Bundle) -> bool:
+    drawn = line(ax, bundle, "lab:cache_hit:ratio10s", "hit ratio", scale=100)
+    if drawn:
+        ax.set_ylim(0, 105)
+    return drawn
+
+
+def draw_cpu(ax: Axes, bundle: Bundle) -> bool:
+    series = bundle.series
+    if series is None:
+        return False
+    t, drawn = rel_times(bundle, series), False
+    for service, values in sorted(series.by_prefix("cpu").items()):
+        drawn |= plot(ax, t, values, service, "-")
+    return drawn
+
+
+TIMELINE: tuple[tuple[str, str, str, Draw], ...] = (
+    ("throughput", "Throughput", "req/s", draw_throughput),
+    ("latency", "Latency", "ms", draw_latency),
+    ("errors", "Errors", "% of requests", draw_errors),
+    ("users", "Load (users)", "users", draw_users),
+    ("replicas", "Healthy replicas", "replicas", draw_replicas),
+    ("queue", "Order queue", "messages", draw_queue),
+    ("cache", "Cache hit ratio", "%", draw_cache),
+    ("cpu", "CPU per service", "cores", draw_cpu),
+)
+
+
+def draw_scaling(ax: Axes, bundle: Bundle) -> bool:
+    """Each phase's throughput against its API replicas, with linear scaling for reference
+    (from the best req/s per replica seen at the fewest replicas)."""
+    points = [
+        (p.replicas["api"], p.rps, p.name)
+        for p in bundle.verdict.phases
+        if p.rps is not None and p.replicas.get("api")
+    ]
+    if not points:
+        return False
+    ax.scatter(
+        [x for x, _, _ in points],
+        [y for _, y, _ in points],
+        s=40,
+        zorder=3,
+        label="phase (measured)",
+    )
+    for x, y, name in points:
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    fewest = min(x for x, _, _ in points)
+    per_replica = max(y for x, y, _ in points if x == fewest) / fewest
+    most = max(x for x, _, _ in points)
+    ax.plot(
+        [0, most + 0.5],
+        [0, per_replica * (most + 0.5)],
+        ":",
+        color="#888888",
+        label="linear scaling",
+    )
+    ax.set_xlim(0, most + 0.5)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("healthy API replicas")
+    ax.set_xticks(range(0, most + 1))
+    return True

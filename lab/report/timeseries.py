@@ -1,0 +1,162 @@
+"""``timeseries.csv``: every ``lab:`` recording rule over a run, one row per step.
+
+The columns (docs/contracts.md) are defined once, in ``COLUMNS``: ``t`` (unix seconds),
+then one column per rule, named as the rule without ``lab:`` and with ``:`` turned into
+``_`` (``api_requests_rate10s``). A rule kept per label gets one column per label value,
+named ``<prefix>_<value>``: ``cpu_api``, ``mem_worker``, ``replicas_postgres``. Missing
+values are empty cells. ``collect`` writes the file from Prometheus; ``read_timeseries``
+reads it back for the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lab.metrics.prom import PrometheusClient
+
+
+@dataclass(frozen=True)
+class Column:
+    """One recording rule and how its series become columns."""
+
+    rule: str
+    agg: Literal["sum", "max"]  # several series of one rule → one value (rates add up)
+    by: str | None = None  # one column per value of this label
+    prefix: str | None = None  # column prefix for the per-label columns
+
+    @property
+    def name(self) -> str:
+        return column_name(self.rule)
+
+    @property
+    def expr(self) -> str:
+        by = f" by ({self.by})" if self.by else ""
+        return f"{self.agg}{by} ({self.rule})"
+
+    def column(self, labels: Mapping[str, str]) -> str:
+        if self.by is None:
+            return self.name
+        return f"{self.prefix or self.name}_{labels.get(self.by) or 'unknown'}"
+
+
+def column_name(rule: str) -> str:
+    """``lab:api_requests:rate10s`` → ``api_requests_rate10s``."""
+    return rule.removeprefix("lab:").replace(":", "_")
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("lab:api_requests:rate10s", "sum"),
+    Column("lab:api_errors:ratio10s", "max"),
+    Column("lab:api_latency_seconds:p50_10s", "max"),
+    Column("lab:api_latency_seconds:p95_10s", "max"),
+    Column("lab:api_latency_seconds:p99_10s", "max"),
+    Column("lab:api_replicas:up", "sum"),
+    Column("lab:worker_replicas:up", "sum"),
+    Column("lab:queue_depth", "sum"),
+    Column("lab:queue_in_flight", "sum"),
+    Column("lab:orders_accepted:rate10s", "sum"),
+    Column("lab:orders_processed:rate10s", "sum"),
+    Column("lab:cache_hit:ratio10s", "max"),
+    Column("lab:lb_requests:rate10s", "sum"),
+    Column("lab:locust_users", "sum"),
+    Column("lab:locust_requests:rate10s", "sum"),
+    Column("lab:locust_failures:ratio10s", "max"),
+    Column("lab:locust_latency_seconds:p95_10s", "max"),
+    Column("lab:service_replicas:up", "sum", by="job", prefix="replicas"),
+    Column("lab:process_cpu:rate10s", "sum", by="service", prefix="cpu"),
+    Column("lab:process_memory_bytes", "sum", by="service", prefix="mem"),
+)
+
+
+def collect(prom: PrometheusClient, start: float, end: float, step: float, path: Path) -> None:
+    """Range-query every rule over ``[start, end]`` and write ``path`` (atomically).
+
+    Raises ``PrometheusError`` when Prometheus is unreachable or refuses a query.
+    """
+    if step <= 0:
+        raise ValueError(f"step must be positive, got {step}")
+    grid = [start + i * step for i in range(int((end - start) // step) + 1)]
+    columns: dict[str, list[float | None]] = {}
+    for spec in COLUMNS:
+        if spec.by is None:
+            columns[spec.name] = [None] * len(grid)  # a rule without data is an empty column
+        for series in prom.query_range(spec.expr, start, end, step):
+            values = columns.setdefault(spec.column(series.labels), [None] * len(grid))
+            for t, value in series.points:
+                i = round((t - start) / step)
+                if 0 <= i < len(grid) and math.isfinite(value):
+                    values[i] = value
+    write_timeseries(path, grid, columns)
+
+
+def write_timeseries(path: Path, t: list[float], columns: Mapping[str, list[float | None]]) -> None:
+    names = list(columns)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["t", *names])
+        for i, ti in enumerate(t):
+            cells = ("" if (v := columns[n][i]) is None else format(v, ".10g") for n in names)
+            writer.writerow([f"{ti:.3f}", *cells])
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """``timeseries.csv`` in memory: times in unix seconds, NaN where a value is missing."""
+
+    t: tuple[float, ...]
+    columns: Mapping[str, tuple[float, ...]]
+
+    def get(self, rule_or_column: str) -> tuple[float, ...] | None:
+        """A column by its name or its rule (``lab:api_requests:rate10s``); None if absent
+        or holding no value at all."""
+        values = self.columns.get(column_name(rule_or_column))
+        if values is None or all(math.isnan(v) for v in values):
+            return None
+        return values
+
+    def by_prefix(self, prefix: str) -> dict[str, tuple[float, ...]]:
+        """Per-label columns: ``by_prefix("cpu")`` → ``{"api": ..., "worker": ...}``."""
+        start = f"{prefix}_"
+        return {
+            name.removeprefix(start): values
+            for name, values in self.columns.items()
+            if name.startswith(start) and not all(math.isnan(v) for v in values)
+        }
+
+    def peak(self, rule_or_column: str) -> float | None:
+        values = self.get(rule_or_column)
+        finite = [v for v in values or () if not math.isnan(v)]
+        return max(finite) if finite else None
+
+
+def read_timeseries(path: Path) -> TimeSeries:
+    """Read a ``timeseries.csv``; malformed cells count as missing values."""
+    with path.open(newline="", encoding="utf-8") as src:
+        rows = list(csv.reader(src))
+    if not rows or not rows[0] or rows[0][0] != "t":
+        raise ValueError(f"{path}: not a timeseries.csv (the header must start with `t`)")
+    names = rows[0][1:]
+    data = [row for row in rows[1:] if row and _number(row[0]) is not None]
+    t = tuple(_number(row[0]) or 0.0 for row in data)
+    columns = {name: tuple(_cell(row, i + 1) for row in data) for i, name in enumerate(names)}
+    return TimeSeries(t, columns)
+
+
+def _cell(row: list[str], index: int) -> float:
+    value = _number(row[index]) if index < len(row) else None
+    return math.nan if value is None else value
+
+
+def _number(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -1,0 +1,146 @@
+"""Drawing a ``Snapshot`` for the terminal (rich). No I/O here: ``render`` is pure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lab.watch import Snapshot
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+NO_DATA = "–"
+
+
+def sparkline(values: Iterable[float], width: int = 60) -> str:
+    """The last ``width`` values as block characters, scaled to their own maximum."""
+    points = list(values)[-width:]
+    top = max(points, default=0.0)
+    if top <= 0:
+        return BLOCKS[0] * len(points)
+    return "".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1)))] for v in points)
+
+
+def fmt_rate(value: float | None) -> str:
+    return NO_DATA if value is None else f"{value:,.1f}"
+
+
+def fmt_ms(seconds: float | None) -> str:
+    return NO_DATA if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return NO_DATA if value is None else f"{value * 100:.1f}%"
+
+
+def fmt_bytes(value: float) -> str:
+    units = ("B", "KiB", "MiB", "GiB")
+    step = 0
+    while value >= 1024 and step < len(units) - 1:
+        value /= 1024
+        step += 1
+    return f"{value:,.0f} B" if step == 0 else f"{value:,.1f} {units[step]}"
+
+
+def latency_style(seconds: float | None, slo: float) -> str:
+    if seconds is None:
+        return "dim"
+    if seconds > slo:
+        return "bold red"
+    return "yellow" if seconds > 0.8 * slo else "green"
+
+
+def ratio_style(value: float | None, bad: float) -> str:
+    if value is None:
+        return "dim"
+    return "bold red" if value > bad else "green"
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", min_width=14)
+    grid.add_column()
+    return grid
+
+
+def render(snap: Snapshot, history: Iterable[float], *, slo: float, source: str) -> RenderableType:
+    """One frame: traffic, latency vs SLO, errors, replicas, queue, cache, CPU, client view."""
+    main = _grid()
+    main.add_row(
+        "req/s",
+        Text.assemble(
+            (fmt_rate(snap.rps), "bold cyan"), " API   ", (fmt_rate(snap.lb_rps), "cyan"), " LB"
+        ),
+    )
+    main.add_row("", Text(sparkline(history), style="cyan"))
+    latency = Text()
+    for name, value in (("p50", snap.p50), ("p95", snap.p95), ("p99", snap.p99)):
+        latency.append(f"{name} ")
+        latency.append(fmt_ms(value), style=latency_style(value, slo))
+        latency.append("   ")
+    latency.append(f"SLO {slo * 1000:,.0f} ms", style="dim")
+    main.add_row("latency", latency)
+    main.add_row(
+        "errors", Text(fmt_ratio(snap.error_ratio), style=ratio_style(snap.error_ratio, 0.01))
+    )
+    replicas = "  ".join(f"{job} {count:.0f}" for job, count in snap.replicas.items())
+    main.add_row("replicas", replicas or NO_DATA)
+    main.add_row(
+        "queue",
+        f"depth {fmt_rate(snap.queue_depth)}   in flight {fmt_rate(snap.queue_in_flight)}",
+    )
+    main.add_row(
+        "orders/s",
+        f"accepted {fmt_rate(snap.orders_accepted)}   processed {fmt_rate(snap.orders_processed)}",
+    )
+    main.add_row("cache hits", fmt_ratio(snap.cache_hit_ratio))
+    parts: list[RenderableType] = [main, _resources(snap)]
+    if snap.client is not None:
+        parts.append(_client(snap, slo))
+    stamp = time.strftime("%H:%M:%S", time.localtime(snap.t))
+    return Panel(
+        Group(*parts),
+        title="[bold]prodlab — lab watch[/]",
+        subtitle=f"{stamp} · {source} · Ctrl-C to quit",
+        title_align="left",
+        subtitle_align="right",
+    )
+
+
+def _resources(snap: Snapshot) -> RenderableType:
+    table = Table(title="CPU and memory per service", title_justify="left", box=None)
+    table.add_column("service")
+    table.add_column("cores", justify="right")
+    table.add_column("", min_width=20)
+    table.add_column("memory", justify="right")
+    for service in sorted(set(snap.cpu) | set(snap.memory)):
+        cores = snap.cpu.get(service)
+        bar = "█" * round(min(cores or 0.0, 2.0) * 10)
+        memory = snap.memory.get(service)
+        table.add_row(
+            service,
+            NO_DATA if cores is None else f"{cores:.2f}",
+            Text(bar, style="magenta"),
+            NO_DATA if memory is None else fmt_bytes(memory),
+        )
+    return table
+
+
+def _client(snap: Snapshot, slo: float) -> RenderableType:
+    assert snap.client is not None
+    c = snap.client
+    grid = _grid()
+    grid.add_row(
+        "client view",
+        Text.assemble(
+            f"users {c.users:.0f}   req/s {fmt_rate(c.rps)}   failures ",
+            (fmt_ratio(c.failure_ratio), ratio_style(c.failure_ratio, 0.01)),
+            "   p95 ",
+            (fmt_ms(c.p95), latency_style(c.p95, slo)),
+        ),
+    )
+    return grid

@@ -1,0 +1,188 @@
+"""Shoppers for the shop API: browse a skewed catalog, list pages, place and check orders.
+
+Run on its own (web UI on :8089)::
+
+    locust -f loadtests/shop.py --host http://127.0.0.1:8080
+
+Each task sends exactly one request, so "users × per-user rate" is the request rate.
+Which task runs is drawn per iteration from the weights below, so weights (and pacing)
+can change between two ``/swarm`` calls without restarting Locust.
+
+Options (flag / environment variable / web UI field; all optional):
+
+==========================  ==========================  =======  ===============================
+flag                        environment                 default  meaning
+==========================  ==========================  =======  ===============================
+``--weight-browse``         ``SHOP_WEIGHT_BROWSE``      70       ``GET /products/{id}``
+``--weight-list``           ``SHOP_WEIGHT_LIST``        10       ``GET /products?limit=&offset=``
+``--weight-order``          ``SHOP_WEIGHT_ORDER``       10       ``POST /orders`` (expects 202)
+``--weight-check``          ``SHOP_WEIGHT_CHECK``       10       ``GET /orders/{id}`` (own order)
+``--seed-products``         ``LAB_SEED_PRODUCTS``       10000    catalog ids are 1..this
+``--zipf-exponent``         ``SHOP_ZIPF_EXPONENT``      1.1      popularity skew (0 = uniform)
+``--think-time``            ``SHOP_THINK_TIME``         0        closed loop: seconds between tasks
+``--target-rps-per-user``   ``SHOP_TARGET_RPS_PER_USER`` 0       > 0: open-loop-ish pacing
+==========================  ==========================  =======  ===============================
+
+Popularity is Zipf-like: product ``k`` is requested with weight ``1 / k**s``, so a small
+head of the catalog takes most reads and the Redis cache in front of Postgres matters.
+
+With ``--target-rps-per-user R`` every user starts a task every ``1/R`` seconds whatever
+the response time (like ``constant_throughput``), so the offered load stays fixed while
+the system slows down: open loop, as long as there are enough users to hold the rate.
+Without it the users form a closed loop: each sends its next request when the previous
+one answered (after ``--think-time``).
+
+Request names are templates (``/products/[id]``, ``/orders/[id]``) so Locust's stats and
+the exported Prometheus series stay low-cardinality. Client-side metrics are exported by
+``locust_exporter`` (imported below) on ``LAB_LOCUST_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import locust_exporter  # noqa: F401  (registers the Prometheus exporter's event hooks)
+from locust import FastHttpUser, events, task
+from locust.argument_parser import LocustArgumentParser
+
+ACTIONS = ("browse", "list", "order", "check")  # task names, as in the --weight-* options
+METHODS = {"browse": "browse", "list": "list_page", "order": "order", "check": "check_order"}
+DEFAULTS: dict[str, Any] = {
+    "weight_browse": 70,
+    "weight_list": 10,
+    "weight_order": 10,
+    "weight_check": 10,
+    "seed_products": 10_000,
+    "zipf_exponent": 1.1,
+    "think_time": 0.0,
+    "target_rps_per_user": 0.0,
+}
+PAGE_SIZES = (10, 20, 50)
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser: LocustArgumentParser) -> None:
+    group = parser.add_argument_group("shop", "prodlab shop users (see loadtests/shop.py)")
+    for action in ACTIONS:
+        group.add_argument(
+            f"--weight-{action}",
+            type=int,
+            env_var=f"SHOP_WEIGHT_{action.upper()}",
+            default=DEFAULTS[f"weight_{action}"],
+            help=f"relative weight of the {action} task",
+        )
+    group.add_argument(
+        "--seed-products",
+        type=int,
+        env_var="LAB_SEED_PRODUCTS",
+        default=DEFAULTS["seed_products"],
+        help="catalog size: product ids are 1..N",
+    )
+    group.add_argument(
+        "--zipf-exponent",
+        type=float,
+        env_var="SHOP_ZIPF_EXPONENT",
+        default=DEFAULTS["zipf_exponent"],
+        help="popularity skew: product k has weight 1/k**s (0 = uniform)",
+    )
+    group.add_argument(
+        "--think-time",
+        type=float,
+        env_var="SHOP_THINK_TIME",
+        default=DEFAULTS["think_time"],
+        help="closed loop: seconds a user waits between tasks",
+    )
+    group.add_argument(
+        "--target-rps-per-user",
+        type=float,
+        env_var="SHOP_TARGET_RPS_PER_USER",
+        default=DEFAULTS["target_rps_per_user"],
+        help="> 0: each user starts this many tasks per second (open-loop-ish pacing)",
+    )
+
+
+@lru_cache(maxsize=4)
+def popularity(products: int, exponent: float) -> tuple[float, ...]:
+    """Cumulative Zipf weights of ids 1..products."""
+    return tuple(itertools.accumulate(1.0 / k**exponent for k in range(1, products + 1)))
+
+
+def popular_product(products: int, exponent: float) -> int:
+    cumulative = popularity(max(1, products), exponent)
+    return bisect.bisect_left(cumulative, random.random() * cumulative[-1]) + 1
+
+
+class ShopUser(FastHttpUser):
+    """One shopper. Every task sends one request."""
+
+    def on_start(self) -> None:
+        self.customer = f"shopper-{random.getrandbits(32):08x}"
+        self.orders: deque[str] = deque(maxlen=20)
+        self.next_due: float | None = None
+
+    def option(self, name: str) -> Any:
+        options = self.environment.parsed_options
+        return getattr(options, name, DEFAULTS[name]) if options else DEFAULTS[name]
+
+    def wait_time(self) -> float:
+        rate = float(self.option("target_rps_per_user") or 0.0)
+        if rate <= 0:
+            self.next_due = None
+            return max(0.0, float(self.option("think_time") or 0.0))
+        period, now = 1.0 / rate, time.monotonic()
+        if self.next_due is None:  # first paced task: spread users over one period
+            self.next_due = now + random.random() * period
+        else:
+            self.next_due += period
+            if self.next_due < now - period:  # far behind (slow responses): no burst to catch up
+                self.next_due = now
+        return max(0.0, self.next_due - now)
+
+    @task
+    def shop(self) -> None:
+        weights = [max(0, int(self.option(f"weight_{a}"))) for a in ACTIONS]
+        if sum(weights) == 0:
+            weights = [int(DEFAULTS[f"weight_{a}"]) for a in ACTIONS]
+        chosen = random.choices(ACTIONS, weights)[0]
+        action: Callable[[], None] = getattr(self, METHODS[chosen])
+        action()
+
+    def browse(self) -> None:
+        product = popular_product(int(self.option("seed_products")), self.option("zipf_exponent"))
+        self.client.get(f"/products/{product}", name="/products/[id]")
+
+    def list_page(self) -> None:
+        limit = random.choice(PAGE_SIZES)
+        offset = random.randint(0, max(0, int(self.option("seed_products")) - limit))
+        self.client.get(f"/products?limit={limit}&offset={offset}", name="/products")
+
+    def order(self) -> None:
+        body = {
+            "product_id": popular_product(
+                int(self.option("seed_products")), self.option("zipf_exponent")
+            ),
+            "quantity": random.randint(1, 3),
+            "customer": self.customer,
+        }
+        with self.client.post("/orders", json=body, name="/orders", catch_response=True) as resp:
+            if resp.status_code != 202:
+                resp.failure(f"expected 202, got {resp.status_code}")
+                return
+            try:
+                self.orders.append(str(resp.json()["order_id"]))
+            except (ValueError, KeyError, TypeError):
+                resp.failure("202 without an order_id")
+
+    def check_order(self) -> None:
+        if not self.orders:  # nothing ordered yet: browse instead, still one request
+            self.browse()
+            return
+        order_id = random.choice(self.orders)
+        self.client.get(f"/orders/{order_id}", name="/orders/[id]")
