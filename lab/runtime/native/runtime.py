@@ -125,6 +125,7 @@ class NativeRuntime:
                 for rec in current[replicas:][::-1]:
                     self._retire(ctx, rec)
             ctx.state.replicas[service] = replicas
+            self.store.save(ctx.state)
             self._publish(ctx)
             return self._status(ctx.state)
 
@@ -161,7 +162,7 @@ class NativeRuntime:
     def _replicas(self, scales: Mapping[str, int] | None) -> dict[str, int]:
         wanted = {"api": self.settings.api_replicas, "worker": self.settings.worker_replicas}
         for name, spec in self.topology.services.items():
-            if spec.scalable:
+            if spec.scalable and spec.kind not in NOT_NATIVE:
                 wanted.setdefault(name, spec.replicas)
         for name, count in (scales or {}).items():
             if not self.topology.get(name).scalable:
