@@ -14,6 +14,7 @@ import pytest
 
 from lab.lab import Lab
 from lab.runtime.base import InstanceState, Runtime
+from lab.wait import free_port
 from tests.conftest import LabHome, make_home
 from tests.labtools import Traffic, wait_until
 
@@ -27,14 +28,19 @@ from tests.labtools import Traffic, wait_until
 )
 def booted(request: pytest.FixtureRequest) -> Iterator[Lab]:
     home: LabHome = make_home()
-    settings = home.settings(
-        runtime=request.param, seed_products=200, compose_project=f"prodlab-test-{home.lb_port}"
-    )
+    settings = home.settings(seed_products=200).with_overrides(runtime=request.param)
+    if request.param == "compose":
+        # its own project and free ports: never the user's lab (prodlab, 8080/9090/3000)
+        settings = settings.with_overrides(
+            compose_project=f"prodlab-test-{home.lb_port}", grafana_port=free_port()
+        )
     lab = Lab(settings)
     try:
         lab.up({"api": 1, "worker": 1})
         yield lab
     finally:
+        if "prometheus" in vars(lab):  # the cached client holds a connection pool
+            lab.prometheus.close()
         lab.runtime.down(volumes=True)
         shutil.rmtree(home.home.parent, ignore_errors=True)
 
@@ -63,6 +69,7 @@ def test_scale_to_three_replicas_all_answer_and_are_scraped(booted: Lab) -> None
     booted.scale("api", 3)
     try:
         assert booted.runtime.status().replicas("api") == 3
+        assert booted.runtime.replicas()["api"] == 3  # what a later command reads back
         with Traffic(booted.runtime.endpoint("lb").url) as traffic:
             assert wait_until(lambda: len(traffic.replicas) == 3, timeout=10), traffic.replicas
         assert traffic.failures == []

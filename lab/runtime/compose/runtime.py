@@ -1,0 +1,369 @@
+"""``ComposeRuntime``: compose.yaml's services as containers, driven by python-on-whales.
+
+One ``DockerClient`` per lab, with an explicit project name (``settings.compose_project``)
+and ``.lab/compose.env`` as its env file. Instance ``api-2`` is container
+``<project>-api-2``. ``up`` and ``scale`` go through ``docker compose up --wait`` with the
+desired replica counts; ``stop``/``kill``/``start`` act on one container. What is running
+is always read back from Docker (``compose ps``), never assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+from python_on_whales import Container, DockerClient
+from python_on_whales.exceptions import DockerException
+
+from lab.errors import ConfigError, LabCommandError, LabStateError
+from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
+from lab.runtime.compose import lb, state
+from lab.runtime.compose.state import ComposeState
+from lab.runtime.native.state import StateStore
+from lab.settings import Settings
+from lab.topology import Topology, load_topology
+from lab.wait import port_free, wait_for
+
+ONE_SHOT_KINDS = frozenset({"secrets"})
+ALL_PROFILES = ("load", "grafana")
+LB_STATS_PORT = 8404
+_HEALTH = {"healthy": InstanceState.RUNNING, "unhealthy": InstanceState.UNHEALTHY}
+
+
+class ComposeRuntime:
+    name = "compose"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.project = settings.compose_project
+        self.topology = _topology_with_includes(settings)
+        self._lock = StateStore(settings.state_dir)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def up(self, scales: Mapping[str, int] | None = None) -> LabStatus:
+        with self._lock.locked():
+            if self.is_up():
+                raise LabStateError(
+                    f"compose project {self.project!r} is already up",
+                    hint="`lab status` to see it, `lab down` to stop it",
+                )
+            self._check_ports()
+            st = ComposeState(self.project, self._replicas(scales), profiles=self._profiles())
+            state.write_marker(self.settings.state_dir)
+            state.save_state(self.settings.state_dir, st)
+            docker = self._docker(st)
+            try:
+                self._call("build", docker.compose.build, services=["api"], quiet=True)
+                self._call(
+                    "up",
+                    docker.compose.up,
+                    detach=True,
+                    wait=True,
+                    wait_timeout=self._up_timeout(),
+                    scales=st.replicas,
+                    remove_orphans=True,
+                    quiet=True,
+                )
+                if st.replicas.get("api"):
+                    self._wait_lb(st.replicas["api"])
+            except BaseException:
+                self._down(st, volumes=False)
+                raise
+            return self.status()
+
+    def down(self, *, volumes: bool = False) -> None:
+        with self._lock.locked():
+            st = state.load_state(self.settings.state_dir) or ComposeState(self.project)
+            self._down(st, volumes=volumes)
+
+    def is_up(self) -> bool:
+        return any(c.state.running for c in self._containers())
+
+    def status(self) -> LabStatus:
+        st = self._state()
+        found = (self._instance(c, st) for c in self._containers())
+        instances = [i for i in found if i is not None]
+        order = {name: n for n, name in enumerate(self.topology.services)}
+        instances.sort(key=lambda i: (order.get(i.service, 99), i.index))
+        up = any(i.state is not InstanceState.EXITED for i in instances)
+        return LabStatus(runtime=self.name, up=up, instances=instances)
+
+    # -- changes while running ---------------------------------------------------------
+
+    def scale(self, service: str, replicas: int) -> LabStatus:
+        if not self.topology.get(service).scalable:
+            raise ConfigError(f"{service} does not scale", hint="scalable: api, worker")
+        if replicas < 0 or replicas > 32:
+            raise ConfigError(f"replicas must be between 0 and 32, not {replicas}")
+        with self._lock.locked():
+            st = self._require_up()
+            st.replicas[service] = replicas
+            st.stopped = [s for s in st.stopped if not s.startswith(f"{service}-")]
+            self._call(
+                f"scale {service}",
+                self._docker(st).compose.up,
+                services=[service],
+                detach=True,
+                wait=True,
+                wait_timeout=self._up_timeout(),
+                scales={service: replicas},
+                dependencies=False,
+                quiet=True,
+            )
+            state.save_state(self.settings.state_dir, st)
+            if service == "api":
+                self._wait_lb(replicas)
+            return self.status()
+
+    def stop(self, instance: str) -> None:
+        self._change(instance, "stop")
+
+    def kill(self, instance: str) -> None:
+        self._change(instance, "kill")
+
+    def start(self, instance: str) -> None:
+        self._change(instance, "start")
+
+    def endpoint(self, service: str) -> Endpoint:
+        st = self._require_up()
+        key = {"api": "lb"}.get(service, service)
+        spec = self.topology.get(key)
+        if spec.port is None:
+            raise ConfigError(f"no endpoint for {service!r}: it serves no port")
+        if key == "lb":  # the user-facing ports are fixed by the settings
+            return Endpoint(self.settings.bind_host, self.settings.lb_port)
+        if key == "prometheus":
+            return Endpoint(self.settings.bind_host, self.settings.prometheus_port)
+        return self._published(st, key, spec.port)
+
+    def replicas(self) -> Mapping[str, int]:
+        st = state.load_state(self.settings.state_dir)
+        return dict(st.replicas) if st else self._replicas(None)
+
+    def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
+        self.topology.get(service)
+        st = self._state()
+        stream = self._docker(st).compose.logs(
+            [service], tail=str(tail), follow=follow, stream=True
+        )
+        prefix = re.compile(r"^(?P<name>[\w.-]+?)\s*\|\s?(?P<line>.*)$")
+        for _source, raw in stream:
+            for text in raw.decode(errors="replace").splitlines():
+                match = prefix.match(text)
+                if match is None:
+                    yield f"{service} | {text}"
+                    continue
+                name = match["name"].removeprefix(f"{self.project}-")
+                yield f"{name} | {match['line']}"
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _docker(self, st: ComposeState) -> DockerClient:
+        return DockerClient(
+            compose_files=[self.settings.compose_file],
+            compose_project_name=self.project,
+            compose_project_directory=self.settings.project_dir,
+            compose_env_files=[state.write_env_file(self.settings)],
+            compose_profiles=st.profiles,
+        )
+
+    def _state(self) -> ComposeState:
+        return state.load_state(self.settings.state_dir) or ComposeState(
+            self.project, self._replicas(None)
+        )
+
+    def _require_up(self) -> ComposeState:
+        st = state.load_state(self.settings.state_dir)
+        if st is None or not self.is_up():
+            raise LabStateError("the lab is not up", hint="start it with `lab up`")
+        return st
+
+    def _replicas(self, scales: Mapping[str, int] | None) -> dict[str, int]:
+        wanted = {"api": self.settings.api_replicas, "worker": self.settings.worker_replicas}
+        for name, count in (scales or {}).items():
+            if not self.topology.get(name).scalable:
+                raise ConfigError(f"{name} does not scale", hint="scalable: api, worker")
+            wanted[name] = count
+        return wanted
+
+    def _profiles(self) -> list[str]:
+        """Grafana runs when its image is here or can be pulled (not on offline machines)."""
+        from lab.runtime.compose.images import image_available
+
+        spec_env = state.compose_env(self.settings)
+        image = spec_env.get("LAB_GRAFANA_IMAGE") or "grafana/grafana:11.3.0"
+        return ["grafana"] if image_available(image) else []
+
+    def _check_ports(self) -> None:
+        host = self.settings.bind_host
+        for key, setting in (("lb", "lb_port"), ("prometheus", "prometheus_port")):
+            port = int(getattr(self.settings, setting))
+            if not port_free(host, port):
+                raise LabStateError(
+                    f"{host}:{port} (for {key}) is taken by another program",
+                    hint=f"free it, or pick another: LAB_{setting.upper()}=... or lab.toml",
+                )
+
+    def _up_timeout(self) -> int:
+        return int(max(180.0, 6 * self.settings.ready_timeout_s))
+
+    def _containers(self) -> list[Container]:
+        docker = DockerClient(compose_project_name=self.project)
+        try:
+            found: list[Container] = docker.container.list(
+                all=True, filters=[("label", f"com.docker.compose.project={self.project}")]
+            )
+        except DockerException as exc:
+            raise _command_error(exc) from exc
+        return found
+
+    def _container(self, instance: str) -> Container:
+        wanted = f"{self.project}-{instance}"
+        for container in self._containers():
+            if container.name == wanted:
+                return container
+        known = ", ".join(sorted(i.name for i in self.status().instances))
+        raise ConfigError(f"no instance {instance!r}", hint=f"instances: {known}")
+
+    def _instance(self, container: Container, st: ComposeState) -> Instance | None:
+        labels = container.config.labels or {}
+        service = labels.get("com.docker.compose.service", "")
+        spec = self.topology.services.get(service)
+        if spec is None or spec.kind in ONE_SHOT_KINDS:
+            return None
+        index = int(labels.get("com.docker.compose.container-number", "1"))
+        name = f"{service}-{index}"
+        cstate = container.state
+        if cstate.running:
+            health = cstate.health.status if cstate.health else None
+            current = _HEALTH.get(str(health), InstanceState.STARTING) if health else None
+            current = current or InstanceState.RUNNING
+        else:
+            current = InstanceState.STOPPED if name in st.stopped else InstanceState.EXITED
+        detail = "" if cstate.running else f"exit code {cstate.exit_code}"
+        return Instance(
+            name=name,
+            service=service,
+            index=index,
+            state=current,
+            container=container.name,
+            endpoint=self._host_endpoint(container, spec.port),
+            detail=detail,
+        )
+
+    def _host_endpoint(self, container: Container, port: int | None) -> Endpoint | None:
+        if port is None:
+            return None
+        bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
+        for binding in bindings:
+            host, host_port = binding.get("HostIp"), binding.get("HostPort")
+            if host and host_port:
+                return Endpoint(host, int(host_port))
+        return None
+
+    def _published(self, st: ComposeState, service: str, port: int) -> Endpoint:
+        try:
+            host, host_port = self._docker(st).compose.port(service, port)
+        except DockerException as exc:
+            raise ConfigError(
+                f"{service} publishes no port {port} in project {self.project}",
+                hint="`lab status` shows which services run",
+            ) from exc
+        if host is None or host_port is None:
+            raise ConfigError(f"{service}:{port} is not published")
+        return Endpoint(host, int(host_port))
+
+    def _wait_lb(self, count: int) -> None:
+        stats = self._published(self._state(), "lb", LB_STATS_PORT)
+        lb.wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
+
+    def _change(self, instance: str, action: str) -> None:
+        with self._lock.locked():
+            st = self._require_up()
+            container = self._container(instance)
+            docker = self._docker(st)
+            if action == "start":
+                if container.state.running:
+                    raise LabStateError(f"{instance} is already running")
+                self._call(f"start {instance}", docker.container.start, container)
+                self._wait_healthy(docker, str(container.name), instance)
+                st.stopped = [s for s in st.stopped if s != instance]
+            elif action == "stop":
+                self._call(f"stop {instance}", docker.container.stop, container, time=10)
+                st.stopped = sorted({*st.stopped, instance})
+            else:
+                self._call(f"kill {instance}", docker.container.kill, container)
+            state.save_state(self.settings.state_dir, st)
+            if instance.startswith("api-"):
+                running = sum(
+                    1 for i in self.status().of("api") if i.state is InstanceState.RUNNING
+                )
+                self._wait_lb(running)
+
+    def _wait_healthy(self, docker: DockerClient, name: str, instance: str) -> None:
+        def current() -> Container:
+            found: Container = docker.container.inspect(name)
+            return found
+
+        def healthy() -> bool:
+            cstate = current().state
+            health = cstate.health.status if cstate.health else "healthy"
+            return bool(cstate.running and health == "healthy")
+
+        def dead() -> str | None:
+            cstate = current().state
+            return None if cstate.running else f"exited ({cstate.exit_code})"
+
+        wait_for(
+            f"{instance} did not become healthy",
+            healthy,
+            timeout=self.settings.ready_timeout_s,
+            interval=0.2,
+            alive=dead,
+            hint=f"docker logs {name}",
+        )
+
+    def _down(self, st: ComposeState, *, volumes: bool) -> None:
+        docker = self._docker(ComposeState(self.project, st.replicas, list(ALL_PROFILES)))
+        self._call(
+            "down",
+            docker.compose.down,
+            volumes=volumes,
+            remove_orphans=True,
+            timeout=10,
+            quiet=True,
+        )
+        state.clear(self.settings.state_dir)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DockerException as exc:
+            raise _command_error(exc, what=what, project=self.project) from exc
+
+
+def _topology_with_includes(settings: Settings) -> Topology:
+    """compose.yaml's services plus those of the files it ``include``s (compose only)."""
+    env = state.compose_env(settings)
+    topology = load_topology(settings.compose_file, env=env)
+    raw = yaml.safe_load(settings.compose_file.read_text(encoding="utf-8")) or {}
+    services = dict(topology.services)
+    for entry in raw.get("include") or []:
+        path = entry if isinstance(entry, str) else entry.get("path", "")
+        services.update(load_topology(settings.project_dir / str(path), env=env).services)
+    return Topology(path=topology.path, services=services)
+
+
+def _command_error(exc: DockerException, what: str = "", project: str = "") -> LabCommandError:
+    """python-on-whales' error as the lab's own: the command, its exit code and stderr."""
+    stderr = exc.stderr or exc.stdout or str(exc)
+    error = LabCommandError(exc.docker_command, exc.return_code, stderr)
+    if project:
+        error.hint = (
+            f"{what} failed; see `docker compose -p {project} ps -a` and "
+            f"`docker compose -p {project} logs`"
+        )
+    return error
