@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= full
 
-.PHONY: setup system venv demo up down test test-fast lint typecheck clean
+.PHONY: setup system venv docker demo up down test test-fast lint typecheck clean
 
 ## setup: Debian packages (when root; else prints the command), .venv, the package. Idempotent.
 setup: system venv
@@ -30,8 +30,13 @@ up: setup
 down:
 	$(BIN)/lab down
 
-## test: lint, types, and the whole suite against real processes.
-test: setup lint typecheck
+## docker: Docker engine, Compose v2, a local base image and stand-ins for the official
+## images (root; cached: ~5 min cold, a few seconds warm). Needed by the compose tests.
+docker: venv
+	@bash scripts/docker-setup.sh
+
+## test: lint, types, and the whole suite against real processes and a real Docker engine.
+test: setup lint typecheck docker
 	$(BIN)/pytest
 
 test-fast: venv
