@@ -6,6 +6,7 @@ binary makes the lab's launcher raise, and the test fails with the install hint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -66,24 +67,27 @@ def make_home() -> LabHome:
     return LabHome(root / ".lab", root / "runs", free_port(), free_port(), free_port())
 
 
-@pytest.fixture
-def lab_home() -> Iterator[LabHome]:
+@contextlib.contextmanager
+def private_home() -> Iterator[LabHome]:
+    """A fresh lab home; whatever lab runs in it is brought down and the home removed."""
     home = make_home()
     try:
         yield home
     finally:
         Lab(home.settings()).runtime.down(volumes=True)
         shutil.rmtree(home.home.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def lab_home() -> Iterator[LabHome]:
+    with private_home() as home:
+        yield home
 
 
 @pytest.fixture(scope="session")
 def shared_home() -> Iterator[LabHome]:
-    home = make_home()
-    try:
+    with private_home() as home:
         yield home
-    finally:
-        Lab(home.settings()).runtime.down(volumes=True)
-        shutil.rmtree(home.home.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -108,4 +108,6 @@ class Traffic:
                 time.sleep(0.005)
 
     def reset(self) -> None:
+        """Start counting answers afresh (failures are kept: they count for the whole run)."""
         self.replicas.clear()
+        self.ok = 0

@@ -6,26 +6,32 @@ test_shop_service.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
+import time
 from pathlib import Path
+from typing import Literal
 from uuid import UUID
 
 import pytest
 from prometheus_client import generate_latest
 from pydantic import ValidationError
 
+from lab.wait import free_port
 from shop_api.config import ApiSettings, ConfigError
 from shop_api.errors import describe_validation
+from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
 from shop_api.models import MAX_ID, OrderIn
 from shop_api.outbox import OrderMessage
 from shop_api.secrets import NAMES, ensure_secrets
-from shop_api.work import burn_cpu
+from shop_api.work import WorkLimiter, burn_cpu
 from shop_worker.config import WorkerSettings
 from shop_worker.httpd import MetricsServer
 from shop_worker.metrics import WorkerMetrics
 from shop_worker.processor import parse_order_id
+from shop_worker.service import Worker
 
 # --- settings -------------------------------------------------------------------------
 
@@ -122,6 +128,7 @@ def test_a_good_order_validates_and_strips_the_customer() -> None:
         ({"customer": "   "}, "customer"),
         ({"customer": "x" * 101}, "customer"),
         ({"customer": 7}, "customer"),
+        ({"customer": "a\x00b"}, "customer"),
         ({"coupon": "FREE"}, "coupon"),
     ],
 )
@@ -198,6 +205,96 @@ def test_poison_payloads_are_recognised(data: bytes) -> None:
 
 def test_burn_cpu_burns() -> None:
     assert burn_cpu(0.002) > 0
+
+
+# --- the concurrency limit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["io", "cpu"])
+def test_work_limiter_never_runs_more_than_its_slots(mode: Literal["io", "cpu"]) -> None:
+    metrics = ApiMetrics(0.25)
+    running, peak, waiting_seen = 0, 0, list[float]()
+
+    async def request(limiter: WorkLimiter) -> None:
+        nonlocal running, peak
+        async with limiter.slot():
+            running += 1
+            peak = max(peak, running)
+            waiting_seen.append(metrics.registry.get_sample_value("shop_concurrency_waiting") or 0)
+            await asyncio.sleep(0.005)
+            running -= 1
+
+    async def burst() -> float:
+        limiter = WorkLimiter(mode=mode, work_ms=10, concurrency=3, metrics=metrics)
+        start = time.perf_counter()
+        await asyncio.gather(*(request(limiter) for _ in range(12)))
+        return time.perf_counter() - start
+
+    took = asyncio.run(burst())
+    assert peak == 3
+    assert max(waiting_seen) >= 1, "requests over the limit wait, and the gauge shows them"
+    assert metrics.registry.get_sample_value("shop_concurrency_waiting") == 0
+    assert metrics.registry.get_sample_value("shop_concurrency_limit") == 3
+    assert metrics.registry.get_sample_value("shop_concurrency_wait_seconds_count") == 12
+    assert took >= 4 * 0.010, "12 requests over 3 slots take at least 4 rounds of work"
+
+
+# --- shutdown helpers -----------------------------------------------------------------
+
+
+def test_bounded_gives_up_on_a_task_that_ignores_cancellation() -> None:
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:  # swallowed, as a racing wait_for can on 3.11
+            await asyncio.sleep(10)
+
+    async def main() -> float:
+        task = asyncio.create_task(stubborn())
+        start = time.perf_counter()
+        await bounded(task, 0.1)
+        took = time.perf_counter() - start
+        task.cancel()
+        return took
+
+    assert asyncio.run(main()) < 1.0
+
+
+def test_api_start_up_is_abandoned_when_a_stop_is_requested() -> None:
+    closed = free_port()  # nothing listens: start-up keeps retrying Postgres
+    settings = ApiSettings.from_env({"LAB_PG_PORT": str(closed), "LAB_REPLICA": "api-t"})
+    requested_at: list[float] = []
+
+    def stop_requested() -> bool:
+        requested_at.append(time.monotonic())
+        return len(requested_at) > 3
+
+    async def main() -> object:
+        return await start_unless_stopped(settings, ApiMetrics(0.25), stop_requested)
+
+    start = time.monotonic()
+    assert asyncio.run(main()) is None
+    assert time.monotonic() - start < 3
+
+
+def test_worker_stopped_during_start_up_returns_at_once() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "LAB_PG_PORT": str(free_port()),
+            "LAB_WORKER_HOST": "127.0.0.1",
+            "LAB_WORKER_METRICS_PORT": str(free_port()),
+            "LAB_REPLICA": "worker-t",
+        }
+    )
+
+    async def main() -> None:
+        worker = Worker(settings)
+        asyncio.get_running_loop().call_later(0.5, worker.stop)
+        await worker.run()
+
+    start = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - start < 3
 
 
 def test_secrets_are_created_once(tmp_path: Path) -> None:

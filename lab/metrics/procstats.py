@@ -72,8 +72,9 @@ class ProcessCollector(Collector):
         )
         state = self.store.load()
         with self.lock:
+            children = _children_by_parent()  # one /proc scan per scrape, not one per instance
             for rec in state.instances.values() if state else ():
-                tree = _tree(rec)
+                tree = _tree(rec, children)
                 labels = [rec.service, rec.name]
                 total = self.cpu.setdefault(rec.name, InstanceCpu()).update(tree)
                 cpu.add_metric(labels, total)
@@ -84,14 +85,25 @@ class ProcessCollector(Collector):
         yield count
 
 
-def _tree(rec: ProcRecord) -> list[psutil.Process]:
+def _children_by_parent() -> dict[int, list[psutil.Process]]:
+    children: dict[int, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid:
+            children.setdefault(ppid, []).append(proc)
+    return children
+
+
+def _tree(rec: ProcRecord, children: dict[int, list[psutil.Process]]) -> list[psutil.Process]:
     root = rec.process()
     if root is None:
         return []
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return [root]
+    tree, frontier = [root], [root]
+    while frontier:
+        found = children.get(frontier.pop().pid, [])
+        tree.extend(found)
+        frontier.extend(found)
+    return tree
 
 
 def _rss(proc: psutil.Process) -> int:

@@ -69,7 +69,10 @@ def render_config(
             # never re-send a POST that may have reached a replica: it could place an order
             # twice. Connection failures (the request never left) are still retried.
             "    http-request disable-l7-retry if METH_POST",
-            "    option httpchk GET /readyz",
+            # /healthz, not /readyz: every replica shares Postgres, Redis and NATS, so a
+            # dependency outage is no reason to pull one replica; the API degrades instead
+            # (Redis down: cache bypass; NATS down: the outbox keeps accepted orders).
+            "    option httpchk GET /healthz",
             "    http-check expect status 200",
             "    default-server inter 1s fall 2 rise 1 slowstart 0s",
             *slots,
@@ -161,5 +164,5 @@ class HAProxyAdmin:
             time.sleep(0.05)
         raise NotReadyError(
             f"HAProxy did not mark api-{index} UP within {timeout:g} s",
-            hint="its /readyz may be failing; see .lab/logs/",
+            hint="its /healthz may be failing; see .lab/logs/",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -80,13 +80,22 @@ async def _internal_error(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
-    """Build the app; connections open in its lifespan, not here."""
+def create_app(
+    settings: ApiSettings, *, stop_requested: Callable[[], bool] = lambda: False
+) -> FastAPI:
+    """Build the app; connections open in its lifespan, not here.
+
+    ``stop_requested`` tells the lifespan that the server was asked to stop (uvicorn's
+    ``should_exit``), so a start-up still waiting for a dependency is abandoned.
+    """
     metrics = ApiMetrics(settings.slo_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await lifecycle.start(settings, metrics)
+        services = await lifecycle.start_unless_stopped(settings, metrics, stop_requested)
+        if services is None:  # the server shuts down without serving
+            yield
+            return
         app.state.services = services
         log.info(
             "replica %s ready: work=%s %g ms, concurrency %d",

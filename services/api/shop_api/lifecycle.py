@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STARTUP_TIMEOUT_S = 30.0
+CLOSE_TIMEOUT_S = 1.0  # per step of the shutdown; the lab SIGKILLs after 10 s
+STOP_POLL_S = 0.1
 
 
 async def retrying(what: str, attempt: Callable[[], Awaitable[T]], *, timeout: float) -> T:
@@ -56,18 +58,61 @@ class Services:
     nats: Any
     limiter: WorkLimiter
     outbox: Outbox
+    cleanup: AsyncExitStack
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
-    """Connect to Postgres, Redis and NATS, create the schema and stream, start the relay."""
-    pool = await retrying(
-        f"postgres at {settings.pg_host}:{settings.pg_port}",
-        lambda: db.create_pool(settings, min_size=2, max_size=settings.pool_size),
-        timeout=STARTUP_TIMEOUT_S,
-    )
-    database = db.Database(pool, metrics)
+async def bounded(task: asyncio.Future[Any], timeout: float) -> None:
+    """Wait up to ``timeout`` for ``task``, then cancel it and wait as long again.
+
+    Shutdown never waits forever on a task (on Python 3.11 ``asyncio.wait_for`` can
+    swallow a cancellation) and never raises: the task's error is logged.
+    """
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        log.warning("%s did not stop within %g s; abandoned", task, 2 * timeout)
+    elif not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        log.warning("%s failed: %s: %s", task, type(exc).__name__, exc)
+
+
+async def close_pool(pool: Any, timeout: float) -> None:
+    """Close an asyncpg pool gracefully within ``timeout``, else terminate it."""
     try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except Exception as exc:  # a connection is still busy or Postgres is gone
+        log.warning("postgres pool not closed cleanly (%s); terminating it", exc)
+        pool.terminate()
+
+
+async def _close_nats(nc: Any) -> None:
+    with suppress(Exception):
+        await asyncio.wait_for(nc.close(), CLOSE_TIMEOUT_S)
+
+
+async def _close_redis(redis: Redis) -> None:
+    with suppress(Exception):
+        await asyncio.wait_for(redis.aclose(), CLOSE_TIMEOUT_S)
+
+
+async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
+    """Connect to Postgres, Redis and NATS, create the schema and stream, start the relay.
+
+    Each connection is registered for closing as soon as it exists, so a start-up that
+    fails or is cancelled (SIGTERM while waiting for a dependency) closes what it opened.
+    """
+    async with AsyncExitStack() as cleanup:
+        pool = await retrying(
+            f"postgres at {settings.pg_host}:{settings.pg_port}",
+            lambda: db.create_pool(settings, min_size=2, max_size=settings.pool_size),
+            timeout=STARTUP_TIMEOUT_S,
+        )
+        cleanup.push_async_callback(close_pool, pool, CLOSE_TIMEOUT_S)
+        database = db.Database(pool, metrics)
         async with database.connection() as conn:
             inserted = await ensure_schema(conn, seed_products=settings.seed_products)
         if inserted:
@@ -75,42 +120,65 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
         nc = await queue.connect(
             settings, name=f"shop-api-{settings.replica}", timeout=STARTUP_TIMEOUT_S
         )
-    except BaseException:
-        await database.close()
-        raise
-    js = nc.jetstream()
-    await retrying("the JetStream stream", lambda: queue.ensure_stream(js), timeout=10.0)
-    redis = cache.connect(settings)
-    services = Services(
-        settings=settings,
-        metrics=metrics,
-        db=database,
-        redis=redis,
-        cache=cache.ProductCache(redis, settings.cache_ttl_s, metrics),
-        nats=nc,
-        limiter=WorkLimiter(
-            mode=settings.api_work,
-            work_ms=settings.api_work_ms,
-            concurrency=settings.api_concurrency,
+        cleanup.push_async_callback(_close_nats, nc)
+        js = nc.jetstream()
+        await retrying("the JetStream stream", lambda: queue.ensure_stream(js), timeout=10.0)
+        redis = cache.connect(settings)
+        cleanup.push_async_callback(_close_redis, redis)
+        services = Services(
+            settings=settings,
             metrics=metrics,
-        ),
-        outbox=Outbox(database, js, metrics),
-    )
-    services.tasks.append(asyncio.create_task(services.outbox.run_relay(), name="outbox-relay"))
+            db=database,
+            redis=redis,
+            cache=cache.ProductCache(redis, settings.cache_ttl_s, metrics),
+            nats=nc,
+            limiter=WorkLimiter(
+                mode=settings.api_work,
+                work_ms=settings.api_work_ms,
+                concurrency=settings.api_concurrency,
+                metrics=metrics,
+            ),
+            outbox=Outbox(database, js, metrics),
+            cleanup=cleanup.pop_all(),
+        )
+    relay = services.outbox.run_relay(services.stopping)
+    services.tasks.append(asyncio.create_task(relay, name="outbox-relay"))
+    return services
+
+
+async def start_unless_stopped(
+    settings: ApiSettings, metrics: ApiMetrics, stop_requested: Callable[[], bool]
+) -> Services | None:
+    """``start``, abandoned (None) if ``stop_requested()`` turns true before it is done.
+
+    uvicorn only notes a signal (``Server.should_exit``) and waits for the lifespan's
+    start-up, which may be waiting for a dependency for ``STARTUP_TIMEOUT_S``; polling the
+    flag lets SIGTERM end a replica that never came up at once.
+    """
+    task = asyncio.create_task(start(settings, metrics), name="startup")
+    while not task.done():
+        await asyncio.wait({task}, timeout=STOP_POLL_S)
+        if not task.done() and stop_requested():
+            log.info("stop requested during start-up; abandoning it")
+            task.cancel()
+            await bounded(task, CLOSE_TIMEOUT_S)
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return None
+    services = task.result()
+    if stop_requested():  # came up just as the stop arrived
+        await stop(services)
+        return None
     return services
 
 
 async def stop(services: Services) -> None:
-    """Stop the relay, let in-flight publishes finish briefly, close every connection."""
+    """Stop the relay, let in-flight publishes finish briefly, close every connection.
+
+    Runs after uvicorn has stopped accepting and finished (or timed out) the open
+    requests; every step has a deadline, so the process exits within a few seconds.
+    """
+    services.stopping.set()
     for task in services.tasks:
-        task.cancel()
-    for task in services.tasks:
-        with suppress(asyncio.CancelledError):
-            await task
-    await services.outbox.drain(timeout=2.0)
-    with suppress(Exception):
-        await asyncio.wait_for(services.nats.close(), timeout=2.0)
-    with suppress(Exception):
-        await services.redis.aclose()
-    with suppress(Exception):
-        await asyncio.wait_for(services.db.close(), timeout=5.0)
+        await bounded(task, CLOSE_TIMEOUT_S)
+    await services.outbox.drain(timeout=CLOSE_TIMEOUT_S)
+    await services.cleanup.aclose()

@@ -6,17 +6,29 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-MAX_ID = 2**63 - 1  # Postgres bigint
+# Ids are positive Postgres bigints: one beyond this could never be stored, so it is a
+# 422 rather than an int8 overflow (a 500) in the query.
+MAX_ID = 2**63 - 1
 MAX_QUANTITY = 1000
 MAX_CUSTOMER_LENGTH = 100
 MAX_PAGE = 100
 MAX_OFFSET = 10_000_000
 
 ProductId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (Postgres text cannot hold them)")
+    return value
+
+
 Customer = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CUSTOMER_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CUSTOMER_LENGTH),
+    AfterValidator(_no_nul),
 ]
 
 

@@ -16,6 +16,7 @@ window, and the worker is idempotent for whatever gets past it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -126,19 +127,19 @@ class Outbox:
         backlog = await self.db.fetchval("outbox_backlog", "SELECT count(*) FROM outbox")
         self.metrics.outbox_backlog.set(float(backlog))
 
-    async def run_relay(self) -> None:
-        """Forever: relay old rows and export the backlog. Errors are logged, not fatal."""
-        while True:
+    async def run_relay(self, stopping: asyncio.Event) -> None:
+        """Until ``stopping``: relay old rows and export the backlog. Errors are logged,
+        not fatal (Postgres or NATS down: try again next round)."""
+        while not stopping.is_set():
             try:
                 relayed = await self.relay_once()
                 if relayed:
                     log.info("outbox relay published %d order(s)", relayed)
                 await self.refresh_backlog()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Postgres down: try again next round
+            except Exception as exc:
                 log.warning("outbox relay: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(RELAY_INTERVAL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), RELAY_INTERVAL_S)
 
     async def drain(self, timeout: float) -> None:
         """Give in-flight publishes a moment at shutdown; the relay covers the rest."""

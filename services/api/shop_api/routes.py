@@ -82,6 +82,8 @@ async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
                 INSERT_ORDER, message.order_id, order.product_id, order.quantity, order.customer
             )
             if created is None:
+                # A well-formed order naming no product: the body is wrong (422), and the
+                # FK violation the INSERT would have raised never happens (no 500).
                 raise HTTPException(422, f"product_id {order.product_id} does not exist")
             await svc.outbox.add(conn, message)
         svc.metrics.orders_accepted.inc()

@@ -17,7 +17,7 @@ import secrets
 import sys
 from pathlib import Path
 
-NAMES = ("pg_password", "redis_password", "nats_password")
+NAMES = ("pg_password", "redis_password", "nats_password", "grafana_password")
 
 
 def ensure_secrets(folder: Path) -> list[str]:
