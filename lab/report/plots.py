@@ -251,13 +251,14 @@ TIMELINE: tuple[tuple[str, str, str, Draw], ...] = (
 
 
 def draw_scaling(ax: Axes, bundle: Bundle) -> bool:
-    """Each phase's throughput against its API replicas, with linear scaling for reference
-    (from the best req/s per replica seen at the fewest replicas)."""
-    points = [
-        (p.replicas["api"], p.rps, p.name)
-        for p in bundle.verdict.phases
-        if p.rps is not None and p.replicas.get("api")
-    ]
+    """The best throughput measured at each API replica count, with linear scaling for
+    reference (from the best req/s per replica seen at the fewest replicas)."""
+    best: dict[int, tuple[float, str]] = {}
+    for p in bundle.verdict.phases:
+        api = p.replicas.get("api")
+        if p.rps is not None and api and p.rps > best.get(api, (-1.0, ""))[0]:
+            best[api] = (p.rps, p.name)
+    points = [(api, rps, name) for api, (rps, name) in sorted(best.items())]
     if not points:
         return False
     ax.scatter(
@@ -265,10 +266,11 @@ def draw_scaling(ax: Axes, bundle: Bundle) -> bool:
         [y for _, y, _ in points],
         s=40,
         zorder=3,
-        label="phase (measured)",
+        label="best phase (measured)",
     )
     for x, y, name in points:
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        label = f"{name}: {y:,.0f} req/s"
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -12), fontsize=7)
     fewest = min(x for x, _, _ in points)
     per_replica = max(y for x, y, _ in points if x == fewest) / fewest
     most = max(x for x, _, _ in points)

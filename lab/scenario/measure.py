@@ -30,6 +30,8 @@ RULES = {
     "cpu_api": 'lab:process_cpu:rate10s{service="api"}',
 }
 MIN_WINDOW_S = 2.0
+# The recording rules average over 10 s: a phase shorter than that has no value of its own.
+RULE_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)

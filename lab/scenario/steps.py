@@ -14,7 +14,7 @@ import psutil
 from lab.errors import NotReadyError
 from lab.scenario.context import RunContext, Stats, evaluate, record
 from lab.scenario.knee import find_knee
-from lab.scenario.measure import Window, steady_window
+from lab.scenario.measure import RULE_WINDOW_S, Window, steady_window
 from lab.scenario.model import (
     AnnotateStep,
     Check,
@@ -191,11 +191,14 @@ class PhaseRunner:
         )
 
     def measure(self, window: Window) -> None:
-        r, values = self.result, self.ctx.measurer.all(window)
+        r = self.result
         r.end, r.window = time.time(), (window.start, window.end)
+        r.replicas = dict(self.ctx.lab.runtime.replicas())
+        if r.end - r.start < RULE_WINDOW_S:
+            return  # e.g. drain: any number now would still be the previous phase's
+        values = self.ctx.measurer.all(window)
         r.rps, r.p50, r.p95, r.p99 = values["rps"], values["p50"], values["p95"], values["p99"]
         r.error_ratio, r.cpu_api = values["error_ratio"], values["cpu_api"]
-        r.replicas = dict(self.ctx.lab.runtime.replicas())
         stats = self.stats or self.ctx.load.stats()
         r.client = ClientView(
             rps=values["client_rps"] or stats.rps,
