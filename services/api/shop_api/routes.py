@@ -30,7 +30,12 @@ def services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+async def _services_dep(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, a thread hop per request
+    return services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services_dep)]
 
 PRODUCT_BY_ID = "SELECT id, name, price_cents, stock FROM products WHERE id = $1"
 PRODUCTS_PAGE = "SELECT id, name, price_cents, stock FROM products ORDER BY id LIMIT $1 OFFSET $2"
