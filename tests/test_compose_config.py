@@ -158,7 +158,7 @@ def test_haproxy_compose_config_matches_the_native_backend() -> None:
         bind_host="127.0.0.1", port=1, stats_port=2, socket_path=Path("/x"), servers={}
     )
     shared = (
-        "option httpchk GET /readyz",
+        "option httpchk GET /healthz",
         "http-check expect status 200",
         "default-server inter 1s fall 2 rise 1 slowstart 0s",
         "balance leastconn",
