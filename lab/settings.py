@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     worker_replicas: int = Field(default=2, ge=0, le=32)
 
     api_work: WorkMode = "io"
-    api_work_ms: float = Field(default=20.0, ge=0)
+    api_work_ms: float = Field(default=40.0, ge=0)
     api_concurrency: int = Field(default=4, ge=1, description="in-flight work per API replica")
     worker_work_ms: float = Field(default=20.0, ge=0)
     worker_ack_wait_s: float = Field(default=10.0, gt=0)

@@ -378,6 +378,7 @@ API_METRICS = [
     "shop_http_request_duration_seconds_bucket",
     "shop_http_requests_in_flight",
     "shop_concurrency_limit",
+    "shop_work_seconds",
     "shop_concurrency_waiting",
     "shop_concurrency_wait_seconds_bucket",
     "shop_cache_requests_total",

@@ -39,7 +39,7 @@ from shop_worker.service import Worker
 def test_defaults_match_the_contract() -> None:
     settings = ApiSettings.from_env({"LAB_REPLICA": "api-1"})
     assert settings.replica == "api-1"
-    assert (settings.api_work, settings.api_work_ms, settings.api_concurrency) == ("io", 20, 4)
+    assert (settings.api_work, settings.api_work_ms, settings.api_concurrency) == ("io", 40, 4)
     assert (settings.seed_products, settings.slo_seconds) == (10_000, 0.25)
     assert settings.redis_password == "" and settings.nats_user == ""
 
@@ -235,6 +235,7 @@ def test_work_limiter_never_runs_more_than_its_slots(mode: Literal["io", "cpu"])
     assert max(waiting_seen) >= 1, "requests over the limit wait, and the gauge shows them"
     assert metrics.registry.get_sample_value("shop_concurrency_waiting") == 0
     assert metrics.registry.get_sample_value("shop_concurrency_limit") == 3
+    assert metrics.registry.get_sample_value("shop_work_seconds") == 0.01
     assert metrics.registry.get_sample_value("shop_concurrency_wait_seconds_count") == 12
     assert took >= 4 * 0.010, "12 requests over 3 slots take at least 4 rounds of work"
 

@@ -89,7 +89,7 @@ class Topology(Strict):
     """The system the scenario needs; the lab is booted (or reconciled) to match."""
 
     work: Literal["io", "cpu"] = "io"
-    work_ms: Annotated[float, Field(ge=0)] = 20.0
+    work_ms: Annotated[float, Field(ge=0)] = 40.0
     concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
     cache_ttl_s: Annotated[float, Field(ge=0)] | None = None
     worker_work_ms: Annotated[float, Field(ge=0)] | None = None

@@ -150,12 +150,17 @@ class ScenarioRunner:
 
     def _check_knobs(self) -> None:
         """A running lab must have the scenario's per-replica capacity, or the numbers lie."""
-        limit = Measurer(self.lab.prometheus).expr("max(shop_concurrency_limit)")
-        wanted = self.scenario.topology.concurrency
-        if limit is not None and int(limit) != wanted:
+        measurer, topo = Measurer(self.lab.prometheus), self.scenario.topology
+        limit = measurer.expr("max(shop_concurrency_limit)")
+        work = measurer.expr("max(shop_work_seconds)")
+        found = []
+        if limit is not None and int(limit) != topo.concurrency:
+            found.append(f"an API concurrency of {int(limit)} (needs {topo.concurrency})")
+        if work is not None and abs(work * 1000 - topo.work_ms) > 0.5:
+            found.append(f"{work * 1000:g} ms of work per request (needs {topo.work_ms:g})")
+        if found:
             raise LabStateError(
-                f"the running lab has an API concurrency of {int(limit)}; "
-                f"{self.scenario.name} needs {wanted}",
+                f"the running lab has {' and '.join(found)} for {self.scenario.name}",
                 hint="`lab down`, then run the scenario again: it boots the lab it needs",
             )
 

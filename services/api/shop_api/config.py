@@ -102,7 +102,7 @@ class ApiSettings(Connections):
     api_host: str = "0.0.0.0"  # noqa: S104
     api_port: int = Field(8000, ge=1, le=65535)
     api_work: Literal["io", "cpu"] = "io"
-    api_work_ms: float = Field(20.0, ge=0, le=60_000)
+    api_work_ms: float = Field(40.0, ge=0, le=60_000)
     api_concurrency: int = Field(4, ge=1, le=10_000)
     cache_ttl_s: float = Field(30.0, gt=0)
     seed_products: int = Field(10_000, ge=1, le=10_000_000)

@@ -46,6 +46,9 @@ class ApiMetrics:
         self.concurrency_limit = Gauge(
             "shop_concurrency_limit", "Per-replica concurrency limit (work slots)", registry=r
         )
+        self.work_seconds = Gauge(
+            "shop_work_seconds", "Simulated work per request (LAB_API_WORK_MS)", registry=r
+        )
         self.concurrency_waiting = Gauge(
             "shop_concurrency_waiting", "Requests waiting for a work slot", registry=r
         )

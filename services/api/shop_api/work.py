@@ -47,6 +47,7 @@ class WorkLimiter:
         self.metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
         metrics.concurrency_limit.set(concurrency)
+        metrics.work_seconds.set(self.work_s)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
