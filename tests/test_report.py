@@ -472,7 +472,9 @@ def test_collect_from_a_running_lab(running_lab: Lab, tmp_path: Path) -> None:
     series = read_timeseries(path)
     assert len(series.t) == 21 and series.t[0] == pytest.approx(end - 20)
     assert (series.peak("lab:api_requests:rate10s") or 0) > 0
-    assert series.peak("lab:api_replicas:up") == 2
+    # the session lab was scaled by earlier tests: within the window, the count settles on 2
+    replicas = series.get("lab:api_replicas:up")
+    assert replicas is not None and replicas[-1] == running_lab.runtime.replicas()["api"] == 2
     assert {"api", "worker", "postgres"} <= set(series.by_prefix("cpu"))
     assert {"api", "worker", "lb", "prometheus"} <= set(series.by_prefix("replicas"))
     header = path.read_text().splitlines()[0].split(",")
