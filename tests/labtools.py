@@ -15,6 +15,20 @@ from lab import proc
 from lab.lab import Lab
 from lab.runtime.native.context import pg_binary
 
+# Every file of a run bundle (docs/contracts.md), as the runner and render_run write them.
+BUNDLE = (
+    "scenario.yaml",
+    "events.jsonl",
+    "timeseries.csv",
+    "locust_stats.csv",
+    "locust_stats_history.csv",
+    "locust_failures.csv",
+    "verdict.json",
+    "junit.xml",
+    "summary.md",
+    "report.html",
+)
+
 
 def sql(lab: Lab, query: str) -> list[list[str]]:
     """Run ``query`` on the lab's shop database through psql; rows of text columns."""

@@ -19,8 +19,8 @@ import pytest
 
 from lab.lab import Lab
 from tests.conftest import LabHome, make_home
+from tests.labtools import BUNDLE
 from tests.test_compose_runtime import compose_settings, project_leftovers
-from tests.test_scenario_run import BUNDLE
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 

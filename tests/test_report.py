@@ -32,7 +32,7 @@ from lab.report import list_runs, load_bundle, render_run, resolve_run
 from lab.report.plots import TIMELINE
 from lab.report.timeseries import COLUMNS, collect, read_timeseries, write_timeseries
 from lab.scenario.verdict import CheckResult, ClientView, Knee, KneeStep, PhaseResult, Verdict
-from tests.labtools import Traffic, wait_until
+from tests.labtools import BUNDLE, Traffic, wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 STARTED = 1_764_000_000.0
@@ -273,18 +273,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Verdict]:
 
 def test_render_writes_every_bundle_file(rendered: tuple[Path, Verdict]) -> None:
     run_dir, _ = rendered
-    for name in (
-        "scenario.yaml",
-        "events.jsonl",
-        "timeseries.csv",
-        "locust_stats.csv",
-        "locust_stats_history.csv",
-        "locust_failures.csv",
-        "verdict.json",
-        "junit.xml",
-        "summary.md",
-        "report.html",
-    ):
+    for name in BUNDLE:
         assert (run_dir / name).is_file(), name
     assert len(list((run_dir / "plots").glob("*.png"))) == N_PLOTS
     assert not list(run_dir.rglob("*.tmp"))

@@ -17,19 +17,8 @@ import psutil
 import pytest
 
 from tests.conftest import LabHome
+from tests.labtools import BUNDLE
 
-BUNDLE = (
-    "scenario.yaml",
-    "events.jsonl",
-    "timeseries.csv",
-    "locust_stats.csv",
-    "locust_stats_history.csv",
-    "locust_failures.csv",
-    "verdict.json",
-    "junit.xml",
-    "summary.md",
-    "report.html",
-)
 LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
 
 
