@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from lab import proc
-from lab.metrics.procstats import InstanceCpu
+from lab.metrics.counters import MonotonicTotal
+from lab.metrics.procstats import tree_cpu
 from lab.metrics.promconfig import JOBS, render_native_config, write_targets
 from lab.runtime.native.state import NativeState, ProcRecord, StateStore
 from lab.wait import free_port, wait_for
@@ -101,14 +102,14 @@ def test_cpu_counter_counts_children_and_never_goes_down(tmp_path: Path) -> None
     marker = tmp_path / "done"
     parent = subprocess.Popen([sys.executable, "-c", BURNER, str(marker)])
     try:
-        cpu = InstanceCpu()
+        cpu = MonotonicTotal()
         root = psutil.Process(parent.pid)
         readings = []
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline:
-            readings.append(cpu.update([root, *root.children(recursive=True)]))
+            readings.append(cpu.update(tree_cpu([root, *root.children(recursive=True)])))
             time.sleep(0.02)
-        readings.append(cpu.update([root, *root.children(recursive=True)]))
+        readings.append(cpu.update(tree_cpu([root, *root.children(recursive=True)])))
         assert marker.exists()
         assert readings == sorted(readings), "the counter went down"
         # three children burned 0.3 s each and exited; each was seen while alive
@@ -152,3 +153,12 @@ def test_exporter_serves_every_recorded_instance(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_monotonic_total_survives_replaced_and_restarted_sources() -> None:
+    cpu = MonotonicTotal()
+    assert cpu.update({"container-a": 2.0}) == 2.0
+    assert cpu.update({"container-a": 3.5}) == 3.5
+    assert cpu.update({"container-b": 1.0}) == 4.5  # a new container counts from zero
+    assert cpu.update({"container-b": 0.25}) == 4.75  # a restarted cgroup starts over
+    assert cpu.update({}) == 4.75  # everything gone: the total stays

@@ -16,7 +16,6 @@ import argparse
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -24,38 +23,30 @@ from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from lab.metrics.counters import MonotonicTotal
 from lab.runtime.native.state import ProcRecord, StateStore
 
 LABELS = ("service", "instance")
 
 
-@dataclass
-class InstanceCpu:
-    """A monotonic CPU total for one instance, fed by per-pid deltas."""
-
-    total: float = 0.0
-    seen: dict[tuple[int, float], float] = field(default_factory=dict)  # (pid, start) -> cpu
-
-    def update(self, tree: list[psutil.Process]) -> float:
-        current: dict[tuple[int, float], float] = {}
-        for proc in tree:
-            try:
-                with proc.oneshot():
-                    key = (proc.pid, proc.create_time())
-                    times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            used = times.user + times.system
-            current[key] = used
-            self.total += max(used - self.seen.get(key, 0.0), 0.0)
-        self.seen = current
-        return self.total
+def tree_cpu(tree: list[psutil.Process]) -> dict[tuple[int, float], float]:
+    """CPU seconds used so far by each live process of a tree, keyed by (pid, start time)."""
+    readings: dict[tuple[int, float], float] = {}
+    for proc in tree:
+        try:
+            with proc.oneshot():
+                key = (proc.pid, proc.create_time())
+                times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        readings[key] = times.user + times.system
+    return readings
 
 
 class ProcessCollector(Collector):
     def __init__(self, state_file: Path) -> None:
         self.store = StateStore(state_file.parent)
-        self.cpu: dict[str, InstanceCpu] = {}
+        self.cpu: dict[str, MonotonicTotal[tuple[int, float]]] = {}
         self.lock = threading.Lock()
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
@@ -76,7 +67,7 @@ class ProcessCollector(Collector):
             for rec in state.instances.values() if state else ():
                 tree = _tree(rec, children)
                 labels = [rec.service, rec.name]
-                total = self.cpu.setdefault(rec.name, InstanceCpu()).update(tree)
+                total = self.cpu.setdefault(rec.name, MonotonicTotal()).update(tree_cpu(tree))
                 cpu.add_metric(labels, total)
                 memory.add_metric(labels, float(sum(_rss(p) for p in tree)))
                 count.add_metric(labels, float(len(tree)))

@@ -35,6 +35,8 @@ from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from lab.metrics.counters import MonotonicTotal
+
 LABELS = ("service", "instance")
 
 
@@ -80,22 +82,6 @@ class Usage:
     rss_bytes: float
 
 
-@dataclass
-class CpuTotal:
-    """A monotonic CPU total for one instance across container restarts."""
-
-    total: float = 0.0
-    last: float = 0.0
-    key: str = ""
-
-    def update(self, key: str, value: float) -> float:
-        if key != self.key or value < self.last:  # a new container or a restarted cgroup
-            self.key, self.last = key, 0.0
-        self.total += value - self.last
-        self.last = value
-        return self.total
-
-
 def _stat_value(path: Path, *keys: str) -> float | None:
     """The first of ``keys`` in a cgroup ``*.stat`` file (``key value`` lines)."""
     values = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
@@ -127,7 +113,7 @@ class ContainerStats(Collector):
         self.api = api
         self.project = project
         self.cgroup_root = cgroup_root
-        self.cpu: dict[str, CpuTotal] = {}
+        self.cpu: dict[str, MonotonicTotal[str]] = {}
         self.lock = threading.Lock()
 
     def sample(self) -> list[Usage]:
@@ -155,8 +141,9 @@ class ContainerStats(Collector):
         )
         with self.lock:
             for u in self.sample():
-                total = self.cpu.setdefault(u.instance, CpuTotal())
-                cpu.add_metric([u.service, u.instance], total.update(u.container_id, u.cpu_seconds))
+                total = self.cpu.setdefault(u.instance, MonotonicTotal())
+                used = total.update({u.container_id: u.cpu_seconds})
+                cpu.add_metric([u.service, u.instance], used)
                 rss.add_metric([u.service, u.instance], u.rss_bytes)
         yield cpu
         yield rss
