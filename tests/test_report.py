@@ -469,3 +469,8 @@ def test_collect_from_a_running_lab(running_lab: Lab, tmp_path: Path) -> None:
     header = path.read_text().splitlines()[0].split(",")
     plain = [c.name for c in COLUMNS if c.by is None]
     assert header[: len(plain) + 1] == ["t", *plain]
+
+
+def test_verdict_json_reads_back_as_written(rendered: tuple[Path, Verdict]) -> None:
+    run_dir, verdict = rendered
+    assert Verdict.from_json(json.loads((run_dir / "verdict.json").read_text())) == verdict

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from lab.errors import LabError
 from lab.events import Event
 from lab.report.locust import LocustData, read_locust
 from lab.report.timeseries import TimeSeries, read_timeseries
-from lab.scenario.verdict import CheckResult, ClientView, Knee, KneeStep, PhaseResult, Verdict
+from lab.scenario.verdict import Verdict, optional_float
 
 log = logging.getLogger(__name__)
 MARKED = ("scale", "kill", "stop", "start", "restore", "annotate")  # events drawn on plots
@@ -126,7 +125,7 @@ def load_verdict(path: Path) -> tuple[Verdict, Saturation | None]:
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return _verdict(raw), _saturation(raw.get("saturation"))
+        return Verdict.from_json(raw), _saturation(raw.get("saturation"))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LabError(
             f"{path} is not a valid verdict: {type(exc).__name__}: {exc}",
@@ -159,84 +158,12 @@ def _series(path: Path) -> TimeSeries | None:
         return None
 
 
-def _verdict(raw: Mapping[str, Any]) -> Verdict:
-    knee = raw.get("knee")
-    return Verdict(
-        scenario=str(raw["scenario"]),
-        title=str(raw.get("title") or raw["scenario"]),
-        concept=str(raw.get("concept") or ""),
-        profile=str(raw.get("profile") or ""),
-        runtime=str(raw.get("runtime") or ""),
-        started=float(raw["started"]),
-        ended=float(raw.get("ended") or 0.0),
-        slo_seconds=float(raw["slo_seconds"]),
-        checks=[
-            CheckResult(
-                name=str(c["name"]),
-                passed=bool(c["passed"]),
-                value=_opt(c.get("value")),
-                threshold=str(c.get("threshold") or ""),
-                detail=str(c.get("detail") or ""),
-            )
-            for c in raw.get("checks") or []
-        ],
-        phases=[_phase(p) for p in raw.get("phases") or []],
-        knee=None if not knee else _knee(knee),
-        saturation=raw.get("saturation"),
-        aborted=raw.get("aborted"),
-    )
-
-
-def _phase(p: Mapping[str, Any]) -> PhaseResult:
-    window = p.get("window")
-    client = p.get("client") or {}
-    return PhaseResult(
-        name=str(p["name"]),
-        narrative=str(p.get("narrative") or ""),
-        start=float(p["start"]),
-        end=float(p.get("end") or 0.0),
-        users=int(p.get("users") or 0),
-        replicas={str(k): int(v) for k, v in (p.get("replicas") or {}).items()},
-        rps=_opt(p.get("rps")),
-        p50=_opt(p.get("p50")),
-        p95=_opt(p.get("p95")),
-        p99=_opt(p.get("p99")),
-        error_ratio=_opt(p.get("error_ratio")),
-        cpu_api=_opt(p.get("cpu_api")),
-        window=(float(window[0]), float(window[1])) if window else None,
-        client=ClientView(
-            rps=_opt(client.get("rps")),
-            p50=_opt(client.get("p50")),
-            p95=_opt(client.get("p95")),
-            fail_ratio=_opt(client.get("fail_ratio")),
-        ),
-    )
-
-
-def _knee(k: Mapping[str, Any]) -> Knee:
-    steps = tuple(
-        KneeStep(
-            users=int(s["users"]),
-            rps=_opt(s.get("rps")),
-            p95=_opt(s.get("p95")),
-            server_p95=_opt(s.get("server_p95")),
-            client_p95=_opt(s.get("client_p95")),
-        )
-        for s in k.get("steps") or []
-    )
-    return Knee(True, int(k["users"]), _opt(k.get("rps")), _opt(k.get("p95")), steps)
-
-
 def _saturation(raw: Any) -> Saturation | None:
     if not isinstance(raw, dict):
         return None
     return Saturation(
         resource=raw.get("resource"),
-        value=_opt(raw.get("value")),
+        value=optional_float(raw.get("value")),
         phase=raw.get("phase"),
         detail=str(raw.get("detail") or ""),
     )
-
-
-def _opt(value: Any) -> float | None:
-    return None if value is None else float(value)

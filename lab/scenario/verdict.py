@@ -1,11 +1,13 @@
 """What a run found: checks, per-phase measures, the knee, and ``verdict.json``.
 
-The shape of ``verdict.json`` is fixed by docs/contracts.md; ``Verdict.to_json`` writes it.
+The shape of ``verdict.json`` is fixed by docs/contracts.md; ``Verdict.to_json`` writes it
+and ``Verdict.from_json`` reads it back.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +126,86 @@ class Verdict:
             "aborted": self.aborted,
         }
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Verdict:
+        return _verdict(raw)
+
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False), encoding="utf-8")
         tmp.replace(path)
+
+
+def _verdict(raw: Mapping[str, Any]) -> Verdict:
+    """The reverse of ``Verdict.to_json`` (raises KeyError/TypeError/ValueError)."""
+    knee = raw.get("knee")
+    return Verdict(
+        scenario=str(raw["scenario"]),
+        title=str(raw.get("title") or raw["scenario"]),
+        concept=str(raw.get("concept") or ""),
+        profile=str(raw.get("profile") or ""),
+        runtime=str(raw.get("runtime") or ""),
+        started=float(raw["started"]),
+        ended=float(raw.get("ended") or 0.0),
+        slo_seconds=float(raw["slo_seconds"]),
+        checks=[
+            CheckResult(
+                name=str(c["name"]),
+                passed=bool(c["passed"]),
+                value=optional_float(c.get("value")),
+                threshold=str(c.get("threshold") or ""),
+                detail=str(c.get("detail") or ""),
+            )
+            for c in raw.get("checks") or []
+        ],
+        phases=[_phase(p) for p in raw.get("phases") or []],
+        knee=None if not knee else _knee(knee),
+        saturation=raw.get("saturation"),
+        aborted=raw.get("aborted"),
+    )
+
+
+def _phase(p: Mapping[str, Any]) -> PhaseResult:
+    window = p.get("window")
+    client = p.get("client") or {}
+    return PhaseResult(
+        name=str(p["name"]),
+        narrative=str(p.get("narrative") or ""),
+        start=float(p["start"]),
+        end=float(p.get("end") or 0.0),
+        users=int(p.get("users") or 0),
+        replicas={str(k): int(v) for k, v in (p.get("replicas") or {}).items()},
+        rps=optional_float(p.get("rps")),
+        p50=optional_float(p.get("p50")),
+        p95=optional_float(p.get("p95")),
+        p99=optional_float(p.get("p99")),
+        error_ratio=optional_float(p.get("error_ratio")),
+        cpu_api=optional_float(p.get("cpu_api")),
+        window=(float(window[0]), float(window[1])) if window else None,
+        client=ClientView(
+            rps=optional_float(client.get("rps")),
+            p50=optional_float(client.get("p50")),
+            p95=optional_float(client.get("p95")),
+            fail_ratio=optional_float(client.get("fail_ratio")),
+        ),
+    )
+
+
+def _knee(k: Mapping[str, Any]) -> Knee:
+    steps = tuple(
+        KneeStep(
+            users=int(s["users"]),
+            rps=optional_float(s.get("rps")),
+            p95=optional_float(s.get("p95")),
+            server_p95=optional_float(s.get("server_p95")),
+            client_p95=optional_float(s.get("client_p95")),
+        )
+        for s in k.get("steps") or []
+    )
+    return Knee(
+        True, int(k["users"]), optional_float(k.get("rps")), optional_float(k.get("p95")), steps
+    )
+
+
+def optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
