@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import generate_latest
 from pydantic import ValidationError
 
+from lab.agents.secrets import NAMES, ensure_secrets
 from lab.wait import free_port
 from shop_api.config import ApiSettings, ConfigError
 from shop_api.errors import describe_validation
@@ -25,7 +26,6 @@ from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
 from shop_api.models import MAX_ID, OrderIn
 from shop_api.outbox import OrderMessage
-from shop_api.secrets import NAMES, ensure_secrets
 from shop_api.work import WorkLimiter, burn_cpu
 from shop_worker.config import WorkerSettings
 from shop_worker.httpd import MetricsServer

@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from lab.runtime.native import procs
-from lab.runtime.native.state import ProcRecord
+from lab import process_groups
+from lab.process_groups import ProcRecord, records_from_json
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def load(workdir: Path) -> list[ProcRecord]:
     """The recorded processes; an empty list when there is no (readable) file."""
     try:
         raw = json.loads((workdir / PIDS_FILE).read_text(encoding="utf-8"))
-        return [ProcRecord(**item) for item in raw]
+        return records_from_json(raw)
     except (OSError, ValueError, TypeError) as exc:
         if not isinstance(exc, FileNotFoundError):
             log.warning("ignoring unreadable %s: %s", workdir / PIDS_FILE, exc)
@@ -55,5 +55,5 @@ def reap_stale(workdir: Path) -> None:
     for record in records:  # the master first: its group holds the forked workers
         if record.alive():
             log.info("killing stale Locust process %s (pid %s)", record.name, record.pid)
-            procs.kill(record)
+            process_groups.kill(record)
     forget(workdir)

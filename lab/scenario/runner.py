@@ -185,15 +185,12 @@ class ScenarioRunner:
         )
 
     def _execute(self, verdict: Verdict, bundle: RunBundle) -> None:
-        from lab.load.driver import LoadDriver, load_generator_cpu
+        from lab.load.driver import LoadDriver
 
-        settings = self.lab.settings
-        state = settings.state_dir
         with LoadDriver(
-            settings,
+            self.lab.settings,
             host_url=self.lab.runtime.endpoint("lb").url,
-            workdir=state / "locust",
-            targets_dir=state / "prometheus" / "targets",
+            targets=self.lab.runtime,
         ) as driver:
             try:
                 driver.start()
@@ -206,7 +203,7 @@ class ScenarioRunner:
                     changes=self.changes,
                     peaks=checks.ResourcePeaks(),
                     on_progress=self.on_progress,
-                    load_cpu=load_generator_cpu,
+                    load_cpu=driver.cpu,
                     planned_left=self.scenario.planned_seconds(),
                 )
                 self.lab.events.emit(

@@ -14,9 +14,10 @@ import httpx
 
 from lab import proc
 from lab.errors import ConfigError, RuntimeUnavailable
+from lab.process_groups import ProcRecord
+from lab.runtime.home import targets_dir
 from lab.runtime.native import haproxy
 from lab.runtime.native.context import NativeContext, find_binary, pg_binary
-from lab.runtime.native.state import ProcRecord
 from lab.topology import ServiceSpec
 
 
@@ -25,7 +26,6 @@ class Launcher:
     binaries: ClassVar[tuple[str, ...]] = ()
     packages: ClassVar[tuple[str, ...]] = ()  # Debian packages providing the binaries
     stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
-    port_key: ClassVar[str | None] = None  # a service-wide port in state.ports
     per_instance_port: ClassVar[bool] = False
 
     def __init__(self, spec: ServiceSpec) -> None:
@@ -58,9 +58,6 @@ class Launcher:
     def after_ready(self, ctx: NativeContext, rec: ProcRecord) -> None:
         """Runs once the first instance is ready (e.g. create the database)."""
 
-    def url(self, ctx: NativeContext, rec: ProcRecord) -> str | None:
-        return None
-
 
 def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=1.0).status_code == 200
@@ -78,7 +75,6 @@ class Postgres(Launcher):
     binaries = ("postgres", "initdb", "pg_isready", "psql")
     packages = ("postgresql",)
     stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, checkpoint
-    port_key = "postgres"
 
     def user(self, ctx: NativeContext) -> str | None:
         return ctx.service_user
@@ -182,7 +178,6 @@ class Redis(Launcher):
     kind = "redis"
     binaries = ("redis-server",)
     packages = ("redis-server",)
-    port_key = "redis"
 
     def prepare(self, ctx: NativeContext) -> None:
         data = ctx.dir("data", "redis")
@@ -225,7 +220,6 @@ class Nats(Launcher):
     kind = "nats"
     binaries = ("nats-server",)
     packages = ("nats-server",)
-    port_key = "nats"
 
     def prepare(self, ctx: NativeContext) -> None:
         store = ctx.dir("data", "nats")
@@ -258,7 +252,7 @@ class Api(Launcher):
 
     def env(self, ctx: NativeContext, rec: ProcRecord) -> dict[str, str]:
         return {
-            **ctx.knob_env(self.spec),
+            **ctx.compose_environment(self.spec),
             **ctx.connection_env(),
             "LAB_REPLICA": rec.name,
             "LAB_API_HOST": ctx.host,
@@ -268,9 +262,6 @@ class Api(Launcher):
 
     def ready(self, ctx: NativeContext, rec: ProcRecord) -> bool:
         return _http_ok(f"http://{ctx.host}:{rec.port}/readyz")
-
-    def url(self, ctx: NativeContext, rec: ProcRecord) -> str | None:
-        return f"http://{ctx.host}:{rec.port}"
 
 
 class Worker(Launcher):
@@ -282,7 +273,7 @@ class Worker(Launcher):
 
     def env(self, ctx: NativeContext, rec: ProcRecord) -> dict[str, str]:
         return {
-            **ctx.knob_env(self.spec),
+            **ctx.compose_environment(self.spec),
             **ctx.connection_env(),
             "LAB_REPLICA": rec.name,
             "LAB_WORKER_HOST": ctx.host,
@@ -298,7 +289,6 @@ class LoadBalancer(Launcher):
     kind = "lb"
     binaries = ("haproxy",)
     packages = ("haproxy",)
-    port_key = "lb"
 
     def config_path(self, ctx: NativeContext) -> Path:
         return ctx.dir("config") / "haproxy.cfg"
@@ -343,9 +333,6 @@ class Exporter(Launcher):
     def ready(self, ctx: NativeContext, rec: ProcRecord) -> bool:
         return _http_ok(f"http://{ctx.host}:{ctx.port(self.spec.name)}/metrics")
 
-    def url(self, ctx: NativeContext, rec: ProcRecord) -> str | None:
-        return f"http://{ctx.host}:{ctx.port(self.spec.name)}"
-
 
 class PostgresExporter(Exporter):
     kind = "postgres-exporter"
@@ -384,16 +371,16 @@ class RedisExporter(Exporter):
         return {"REDIS_PASSWORD": ctx.secret("redis_password")}
 
 
-class ProcStats(Exporter):
+class ProcessExporter(Exporter):
     """The lab's own exporter of CPU and memory per process it runs (native only)."""
 
-    kind = "procstats"
+    kind = "process-exporter"
 
     def command(self, ctx: NativeContext, rec: ProcRecord) -> list[str]:
         return [
             ctx.python(),
             "-m",
-            "lab.metrics.procstats",
+            "lab.agents.process_exporter",
             "--state-file",
             str(ctx.home / "state.json"),
             "--host",
@@ -407,7 +394,6 @@ class Prometheus(Launcher):
     kind = "prometheus"
     binaries = ("prometheus", "promtool")
     packages = ("prometheus",)
-    port_key = "prometheus"
 
     def prepare(self, ctx: NativeContext) -> None:
         from lab.metrics.promconfig import render_native_config
@@ -415,7 +401,7 @@ class Prometheus(Launcher):
         rules = ctx.settings.project_dir / "services" / "prometheus" / "rules.yml"
         text = render_native_config(
             scrape_interval_s=ctx.settings.scrape_interval_s,
-            targets_dir=ctx.dir("prometheus", "targets"),
+            targets_dir=targets_dir(ctx.home),
             rules_file=rules,
         )
         (ctx.dir("config") / "prometheus.yml").write_text(text, encoding="utf-8")
@@ -434,9 +420,6 @@ class Prometheus(Launcher):
     def ready(self, ctx: NativeContext, rec: ProcRecord) -> bool:
         return _http_ok(f"http://{ctx.host}:{ctx.port('prometheus')}/-/ready")
 
-    def url(self, ctx: NativeContext, rec: ProcRecord) -> str | None:
-        return f"http://{ctx.host}:{ctx.port('prometheus')}"
-
 
 LAUNCHERS: dict[str, type[Launcher]] = {
     cls.kind: cls
@@ -449,7 +432,7 @@ LAUNCHERS: dict[str, type[Launcher]] = {
         LoadBalancer,
         PostgresExporter,
         RedisExporter,
-        ProcStats,
+        ProcessExporter,
         Prometheus,
     )
 }
@@ -458,6 +441,6 @@ LAUNCHERS: dict[str, type[Launcher]] = {
 NOT_NATIVE = {
     "secrets": "files under .lab/secrets",
     "grafana": "compose only",
-    "loadgen": "started by `lab scenario` (lab.load.driver)",
-    "loadgen-worker": "started by `lab scenario` (lab.load.driver)",
+    "loadgen": "started by `lab scenario` (lab.load)",
+    "loadgen-worker": "started by `lab scenario` (lab.load)",
 }

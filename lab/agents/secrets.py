@@ -1,4 +1,4 @@
-"""``python -m shop_api.secrets DIR``: random passwords for the compose stack, made once.
+"""``python -m lab.agents.secrets DIR``: random passwords for the compose stack, made once.
 
 Compose's one-shot ``secrets`` service runs this against the shared ``secrets`` volume
 before anything else starts; every service then reads its password from a file
@@ -42,7 +42,7 @@ def ensure_secrets(folder: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m shop_api.secrets DIR", file=sys.stderr)
+        print("usage: python -m lab.agents.secrets DIR", file=sys.stderr)
         return 2
     created = ensure_secrets(Path(argv[0]))
     print(f"secrets in {argv[0]}: created {', '.join(created) or 'none (kept existing)'}")
