@@ -42,7 +42,7 @@ import psutil
 from lab import proc, process_groups
 from lab.errors import LoadDriverError, NotReadyError
 from lab.load.locust_api import LoadStats, LocustWeb
-from lab.load.pids import forget, reap_stale, save
+from lab.load.pids import forget, reap_leftovers, reap_stale, save, workdir_of
 from lab.process_groups import ProcRecord
 from lab.settings import Settings
 from lab.wait import free_port, http_ok, port_free, wait_for
@@ -63,16 +63,6 @@ class ScrapeTargets(Protocol):
     def add_scrape_target(self, job: str, address: str, labels: Mapping[str, str]) -> None: ...
 
     def remove_scrape_target(self, job: str) -> None: ...
-
-
-def workdir_of(settings: Settings) -> Path:
-    """The load generator's folder in the lab home."""
-    return settings.state_dir / "locust"
-
-
-def reap_leftovers(settings: Settings) -> None:
-    """End the Locust of an orchestrator that was killed before it could (``lab down``)."""
-    reap_stale(workdir_of(settings))
 
 
 class LoadDriver:

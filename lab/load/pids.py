@@ -15,10 +15,21 @@ from pathlib import Path
 
 from lab import process_groups
 from lab.process_groups import ProcRecord, records_from_json
+from lab.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PIDS_FILE = "pids.json"
+
+
+def workdir_of(settings: Settings) -> Path:
+    """The load generator's folder in the lab home (``.lab/locust``)."""
+    return settings.state_dir / "locust"
+
+
+def reap_leftovers(settings: Settings) -> None:
+    """End the Locust of an orchestrator that was killed before it could (``lab down``)."""
+    reap_stale(workdir_of(settings))
 
 
 def save(workdir: Path, records: list[ProcRecord]) -> None:
