@@ -136,4 +136,5 @@ def test_registered_scrape_target_is_scraped_then_dropped(booted: Lab) -> None:
             runtime.add_scrape_target("api", f"{host}:{port}", {})
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=5)

@@ -104,4 +104,5 @@ def serve(collector: UsageCollector, *, host: str, port: int) -> None:
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     server.shutdown()
+    server.server_close()
     thread.join(timeout=2)
