@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from lab import rules
+from lab import defaults, rules
 from lab.dashboards import panels
 from lab.dashboards.panels import Q
 
@@ -93,9 +93,9 @@ def latency() -> list[panels.Panel]:
         panels.timeseries(
             "API latency p50 / p95 / p99 vs SLO",
             (
-                "Server-side latency percentiles. The red line is the SLO ("
-                "0.25 s by default, LAB_SLO_SECONDS); p95 above it fails "
-                "the latency check."
+                "Server-side latency percentiles. The red line is the SLO "
+                f"({defaults.SLO_SECONDS:g} s by default, LAB_SLO_SECONDS); p95 above it "
+                "fails the latency check."
             ),
             Q(rules.API_P50, "p50"),
             Q(rules.API_P95, "p95"),
