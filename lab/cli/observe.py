@@ -105,7 +105,8 @@ def open_(
         rows.append(("" if grafana else "Grafana", f"[dim]{found['grafana_note']}[/]"))
     rows.append(("Locust UI", f"{found['locust']}   (during a scenario run)"))
     for name, value in rows:
-        console.print(f"[bold]{name:<11}[/] {value}", highlight=False)
+        # soft_wrap: a URL or a password is never broken over two lines
+        console.print(f"[bold]{name:<11}[/] {value}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -107,7 +107,7 @@ def latency() -> list[panels.Panel]:
         ),
         panels.timeseries(
             "p95 latency by instance",
-            ("One slow replica stands out here before it moves the overall p95."),
+            "One slow replica stands out here before it moves the overall p95.",
             Q(
                 (
                     "histogram_quantile(0.95, sum by (instance, le) (rate("
@@ -133,11 +133,11 @@ def concurrency_work_slots() -> list[panels.Panel]:
                 "slots / work time."
             ),
             Q(
-                ('sum by (instance) (shop_concurrency_waiting{job="api",instance=~"$instance"})'),
+                'sum by (instance) (shop_concurrency_waiting{job="api",instance=~"$instance"})',
                 "waiting {{instance}}",
             ),
             Q(
-                ('sum by (instance) (shop_concurrency_limit{job="api",instance=~"$instance"})'),
+                'sum by (instance) (shop_concurrency_limit{job="api",instance=~"$instance"})',
                 "limit {{instance}}",
             ),
         ),
@@ -169,15 +169,15 @@ def concurrency_work_slots() -> list[panels.Panel]:
             "DB pool per instance",
             "",
             Q(
-                ('sum by (instance) (shop_db_pool_in_use{job="api",instance=~"$instance"})'),
+                'sum by (instance) (shop_db_pool_in_use{job="api",instance=~"$instance"})',
                 "in use {{instance}}",
             ),
             Q(
-                ('sum by (instance) (shop_db_pool_size{job="api",instance=~"$instance"})'),
+                'sum by (instance) (shop_db_pool_size{job="api",instance=~"$instance"})',
                 "size {{instance}}",
             ),
             Q(
-                ('sum by (instance) (shop_db_pool_waiters{job="api",instance=~"$instance"})'),
+                'sum by (instance) (shop_db_pool_waiters{job="api",instance=~"$instance"})',
                 "waiters {{instance}}",
             ),
         ),

@@ -59,11 +59,11 @@ def postgresql() -> list[panels.Panel]:
             "Transactions/s",
             "",
             Q(
-                ('sum(rate(pg_stat_database_xact_commit{datname="shop"}[$__rate_interval]))'),
+                'sum(rate(pg_stat_database_xact_commit{datname="shop"}[$__rate_interval]))',
                 "commits",
             ),
             Q(
-                ('sum(rate(pg_stat_database_xact_rollback{datname="shop"}[$__rate_interval]))'),
+                'sum(rate(pg_stat_database_xact_rollback{datname="shop"}[$__rate_interval]))',
                 "rollbacks",
             ),
             unit="reqps",
@@ -72,15 +72,15 @@ def postgresql() -> list[panels.Panel]:
             "Rows/s",
             "",
             Q(
-                ('sum(rate(pg_stat_database_tup_fetched{datname="shop"}[$__rate_interval]))'),
+                'sum(rate(pg_stat_database_tup_fetched{datname="shop"}[$__rate_interval]))',
                 "fetched",
             ),
             Q(
-                ('sum(rate(pg_stat_database_tup_inserted{datname="shop"}[$__rate_interval]))'),
+                'sum(rate(pg_stat_database_tup_inserted{datname="shop"}[$__rate_interval]))',
                 "inserted",
             ),
             Q(
-                ('sum(rate(pg_stat_database_tup_updated{datname="shop"}[$__rate_interval]))'),
+                'sum(rate(pg_stat_database_tup_updated{datname="shop"}[$__rate_interval]))',
                 "updated",
             ),
         ),
@@ -117,7 +117,7 @@ def postgresql() -> list[panels.Panel]:
             "",
             Q(('sum(increase(pg_stat_database_deadlocks{datname="shop"}[1m]))'), "deadlocks / min"),
             Q(
-                ('sum(increase(pg_stat_database_temp_files{datname="shop"}[1m]))'),
+                'sum(increase(pg_stat_database_temp_files{datname="shop"}[1m]))',
                 "temp files / min",
             ),
         ),
@@ -142,7 +142,7 @@ def api_queries() -> list[panels.Panel]:
             "Queries/s by query",
             "",
             Q(
-                ("sum by (query) (rate(shop_db_query_duration_seconds_count[$__rate_interval]))"),
+                "sum by (query) (rate(shop_db_query_duration_seconds_count[$__rate_interval]))",
                 "{{query}}",
             ),
             unit="reqps",
@@ -162,7 +162,7 @@ def redis() -> list[panels.Panel]:
         ),
         panels.timeseries(
             "Keyspace hits and misses per s",
-            ("Redis' own count; compare with the API's cache hit ratio on the overview."),
+            "Redis' own count; compare with the API's cache hit ratio on the overview.",
             Q("sum(rate(redis_keyspace_hits_total[$__rate_interval]))", "hits"),
             Q("sum(rate(redis_keyspace_misses_total[$__rate_interval]))", "misses"),
             unit="reqps",

@@ -60,16 +60,16 @@ def frontend() -> list[panels.Panel]:
             Q('sum(haproxy_frontend_current_sessions{proxy="fe_api"})', "frontend current"),
             Q('sum(haproxy_backend_current_sessions{proxy="be_api"})', "backend current"),
             Q(
-                ('sum(rate(haproxy_frontend_sessions_total{proxy="fe_api"}[$__rate_interval]))'),
+                'sum(rate(haproxy_frontend_sessions_total{proxy="fe_api"}[$__rate_interval]))',
                 "new sessions / s",
             ),
         ),
         panels.timeseries(
             "Backend queue",
-            ("Requests HAProxy holds because every server is at its maxconn."),
+            "Requests HAProxy holds because every server is at its maxconn.",
             Q('sum(haproxy_backend_current_queue{proxy="be_api"})', "queued requests"),
             Q(
-                ('max(haproxy_backend_queue_time_average_seconds{proxy="be_api"})'),
+                'max(haproxy_backend_queue_time_average_seconds{proxy="be_api"})',
                 "avg queue time (s)",
             ),
         ),
@@ -80,7 +80,7 @@ def servers_api_replicas() -> list[panels.Panel]:
     return [
         panels.timeseries(
             "Sessions/s per server",
-            ("Only servers in state UP; the empty slots of the server template are hidden."),
+            "Only servers in state UP; the empty slots of the server template are hidden.",
             Q(
                 (
                     "sum by (server) (rate("
@@ -110,7 +110,7 @@ def servers_api_replicas() -> list[panels.Panel]:
         ),
         panels.table(
             "Server state",
-            ("Servers not in maintenance and their state (UP, DOWN, DRAIN...)."),
+            "Servers not in maintenance and their state (UP, DOWN, DRAIN...).",
             Q(
                 (
                     "max by (server, state) ("
@@ -127,7 +127,7 @@ def servers_api_replicas() -> list[panels.Panel]:
         ),
         panels.timeseries(
             "Errors, retries, redispatches per s",
-            ("Retries and redispatches rise when a replica is killed mid-request."),
+            "Retries and redispatches rise when a replica is killed mid-request.",
             Q(
                 (
                     "sum(rate("

@@ -135,7 +135,7 @@ def replicas() -> list[panels.Panel]:
     return [
         panels.timeseries(
             "Healthy replicas per service",
-            ("Scrape targets that answer, by Prometheus job. Scaling shows as steps."),
+            "Scrape targets that answer, by Prometheus job. Scaling shows as steps.",
             Q(rules.SERVICE_REPLICAS, "{{job}}"),
         ),
         panels.timeseries(
@@ -151,7 +151,7 @@ def queue_and_in_flight_work() -> list[panels.Panel]:
     return [
         panels.timeseries(
             "Queue depth and in-flight",
-            ("A growing backlog means workers cannot keep up with accepted orders."),
+            "A growing backlog means workers cannot keep up with accepted orders.",
             Q(rules.QUEUE_DEPTH, "pending (not yet delivered)"),
             Q(rules.QUEUE_IN_FLIGHT, "delivered, not yet acked"),
             Q("sum(shop_http_requests_in_flight)", "API requests in flight"),
@@ -179,7 +179,7 @@ def cache() -> list[panels.Panel]:
             "Cache lookups/s",
             "",
             Q(
-                ("sum by (result) (rate(shop_cache_requests_total[$__rate_interval]))"),
+                "sum by (result) (rate(shop_cache_requests_total[$__rate_interval]))",
                 "{{result}}",
             ),
             unit="reqps",
@@ -192,7 +192,7 @@ def database_connections() -> list[panels.Panel]:
     return [
         panels.timeseries(
             "API connection pools",
-            ("All replicas' asyncpg pools together. Waiters > 0: the pool is the bottleneck."),
+            "All replicas' asyncpg pools together. Waiters > 0: the pool is the bottleneck.",
             Q("sum(shop_db_pool_in_use)", "in use"),
             Q("sum(shop_db_pool_size)", "open (pool size)"),
             Q("sum(shop_db_pool_waiters)", "callers waiting"),
@@ -225,7 +225,7 @@ def resources() -> list[panels.Panel]:
             "CPU per instance (cores)",
             "",
             Q(
-                ("sum by (instance) (rate(lab_process_cpu_seconds_total[$__rate_interval]))"),
+                "sum by (instance) (rate(lab_process_cpu_seconds_total[$__rate_interval]))",
                 "{{instance}}",
             ),
         ),

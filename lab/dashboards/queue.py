@@ -45,13 +45,13 @@ def backlog() -> list[panels.Panel]:
             "Messages in flight per worker",
             "",
             Q(
-                ('sum by (instance) (shop_worker_in_flight{job="worker",instance=~"$instance"})'),
+                'sum by (instance) (shop_worker_in_flight{job="worker",instance=~"$instance"})',
                 "{{instance}}",
             ),
         ),
         panels.timeseries(
             "Outbox backlog (API)",
-            ("Orders in Postgres whose message has not reached JetStream yet."),
+            "Orders in Postgres whose message has not reached JetStream yet.",
             Q("sum(shop_outbox_backlog)", "committed, not published"),
         ),
         panels.timeseries(
@@ -88,7 +88,7 @@ def throughput_and_failures() -> list[panels.Panel]:
         ),
         panels.timeseries(
             "Failed, redelivered, duplicate per s",
-            ("Redeliveries follow a killed worker; duplicates show the consumer is idempotent."),
+            "Redeliveries follow a killed worker; duplicates show the consumer is idempotent.",
             Q(
                 (
                     'sum(rate(shop_worker_orders_failed_total{job="worker",'
@@ -150,7 +150,7 @@ def latency() -> list[panels.Panel]:
         ),
         panels.timeseries(
             "Order latency, accepted → processed",
-            ("End to end through outbox, queue and worker: grows with the backlog."),
+            "End to end through outbox, queue and worker: grows with the backlog.",
             Q(
                 (
                     "histogram_quantile(0.5, sum by (le) (rate("
