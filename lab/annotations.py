@@ -71,8 +71,8 @@ def grafana_password(runtime: Runtime) -> str:
 def grafana_access(runtime: Runtime) -> GrafanaAccess:
     """Where Grafana answers and how to log in; raises ``LabError`` when it does not run
     (native runtime, lab down, no Grafana image) or its password cannot be read."""
-    password = grafana_password(runtime)
-    return GrafanaAccess(runtime.endpoint("grafana").url, GRAFANA_USER, password)
+    url = runtime.endpoint("grafana").url  # first: the cheap answer when Grafana is absent
+    return GrafanaAccess(url, GRAFANA_USER, grafana_password(runtime))
 
 
 @dataclass(frozen=True)
