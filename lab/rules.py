@@ -41,6 +41,9 @@ LOCUST_USERS: Final = "lab:locust_users"
 LOCUST_RPS: Final = "lab:locust_requests:rate10s"
 LOCUST_FAILURE_RATIO: Final = "lab:locust_failures:ratio10s"
 LOCUST_P95: Final = "lab:locust_latency_seconds:p95_10s"
+LOCUST_HDR_P95: Final = "lab:locust_latency_hdr_seconds:p95_10s"  # exact (HDR)
+LOCUST_LATE_RATE: Final = "lab:locust_arrivals_late:rate10s"  # open loop
+LOCUST_DROPPED_RATE: Final = "lab:locust_arrivals_dropped:rate10s"  # open loop
 
 ALL: Final = (
     API_RPS,
@@ -63,5 +66,8 @@ ALL: Final = (
     LOCUST_RPS,
     LOCUST_FAILURE_RATIO,
     LOCUST_P95,
+    LOCUST_HDR_P95,
+    LOCUST_LATE_RATE,
+    LOCUST_DROPPED_RATE,
 )
 """Every rule, in the order of rules.yml."""
