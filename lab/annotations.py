@@ -4,8 +4,9 @@
 becomes an organisation-wide annotation (no dashboard or panel: every prodlab dashboard
 shows it through its ``prodlab`` tag query), tagged ``prodlab``, its kind and its own
 tags. An event that starts something with an end (a phase, a scenario, an instance
-stopped or killed) becomes a region once the end arrives: the next phase, the scenario's
-result, the instance started again, ``lab down``.
+stopped or killed) becomes a region once the end arrives in the same process (a scenario
+run): the next phase, the scenario's result, the instance started again, ``lab down``. A
+``lab kill`` and a later ``lab start`` from two shells stay two markers.
 
 Grafana runs only under the compose runtime; everywhere else (native, lab down, Grafana
 still booting, a wrong password) the annotator finds no Grafana, remembers that for
