@@ -74,9 +74,9 @@ class Lab:
     @cached_property
     def events(self) -> EventLog:
         log = EventLog(self.settings.state_dir / "events.jsonl")
-        from lab.annotations import GrafanaAnnotator
+        from lab.annotations import GrafanaAnnotator, grafana_access
 
-        log.subscribe(GrafanaAnnotator(self).on_event)
+        log.subscribe(GrafanaAnnotator(lambda: grafana_access(self.runtime)).on_event)
         return log
 
     @cached_property

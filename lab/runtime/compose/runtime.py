@@ -25,7 +25,7 @@ from python_on_whales.exceptions import DockerException
 from lab.errors import ConfigError, LabCommandError, LabStateError
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key
-from lab.runtime.compose import lb, state
+from lab.runtime.compose import lb, secrets, state
 from lab.runtime.compose.state import ComposeState
 from lab.settings import Settings
 from lab.topology import ServiceGraph, load_service_graph
@@ -148,6 +148,11 @@ class ComposeRuntime(RuntimeBase):
             f"the Prometheus container {prometheus.name} has no network gateway",
             hint=f"docker inspect {prometheus.name}",
         )
+
+    def read_secret(self, name: str) -> str:
+        """One generated secret by name (``SecretReader``), from the project's secrets volume."""
+        docker = DockerClient(compose_project_name=self.project)
+        return secrets.read_secret(docker, self._containers(), name)
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         self.graph.get(service)
