@@ -12,10 +12,11 @@ project's containers mount the volume.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
+
+from lab.fsio import atomic_write_text
 
 NAMES = ("pg_password", "redis_password", "nats_password", "grafana_password")
 
@@ -29,13 +30,8 @@ def ensure_secrets(folder: Path) -> list[str]:
         path = folder / name
         if path.exists() and path.read_text(encoding="utf-8").strip():
             continue
-        tmp = folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            # URL-safe: the passwords end up in DSNs and command lines.
-            out.write(secrets.token_urlsafe(24))
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        # URL-safe: the passwords end up in DSNs and command lines.
+        atomic_write_text(path, secrets.token_urlsafe(24), mode=0o644)
         created.append(name)
     return created
 

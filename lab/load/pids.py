@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from lab import process_groups
+from lab.fsio import atomic_write_json
 from lab.process_groups import ProcRecord, records_from_json
 from lab.settings import Settings
 
@@ -33,11 +33,7 @@ def reap_leftovers(settings: Settings) -> None:
 
 
 def save(workdir: Path, records: list[ProcRecord]) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / PIDS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(r) for r in records], indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(workdir / PIDS_FILE, [asdict(r) for r in records])
 
 
 def load(workdir: Path) -> list[ProcRecord]:

@@ -10,11 +10,11 @@ world-readable: the compose Prometheus reads them through a bind mount as ``nobo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
+
+from lab.fsio import atomic_write_text
 
 # Every job the lab scrapes (docs/contracts.md); natively all come from file_sd.
 JOBS = ("api", "worker", "lb", "postgres", "redis", "lab", "locust", "prometheus")
@@ -57,16 +57,9 @@ def write_targets(folder: Path, job: str, targets: TargetList) -> None:
     text = json.dumps(groups, indent=2, sort_keys=True)
     path = folder / f"{job}.json"
     if path.exists() and path.read_text(encoding="utf-8") == text:
+        path.chmod(0o644)
         return  # unchanged: no needless file_sd refresh
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{job}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text, mode=0o644)
 
 
 def _duration(seconds: float) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal
 
+from lab.defaults import MAX_REPLICAS
 from lab.errors import ConfigError, LabStateError
 from lab.metrics.promconfig import write_targets
 from lab.runtime import home
@@ -20,7 +21,6 @@ from lab.settings import Settings
 from lab.topology import ServiceGraph
 from lab.wait import port_free
 
-MAX_REPLICAS = 32
 ENDPOINT_ALIASES = {"api": "lb"}  # users reach the API through the load balancer
 FIXED_PORTS = (("lb", "lb_port"), ("prometheus", "prometheus_port"))  # key, Settings field
 # Prometheus jobs whose targets are not lab services but programs registered while they

@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.fsio import atomic_write_json, atomic_write_text
 from lab.runtime.common import knob_env
 from lab.runtime.home import targets_dir
 from lab.settings import Settings
@@ -44,10 +45,7 @@ def load_state(state_dir: Path) -> ComposeState | None:
 
 
 def save_state(state_dir: Path, state: ComposeState) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f".{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, state_dir / STATE_FILE)
+    atomic_write_json(state_dir / STATE_FILE, asdict(state))
 
 
 def clear(state_dir: Path) -> None:
@@ -79,7 +77,5 @@ def write_env_file(settings: Settings) -> Path:
     lines = [f"{key}={json.dumps(value)}" for key, value in sorted(compose_env(settings).items())]
     text = "\n".join(lines) + "\n"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     return path

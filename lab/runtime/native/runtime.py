@@ -13,10 +13,11 @@ import signal
 from collections.abc import Iterator, Mapping
 
 from lab import process_groups as groups
+from lab.defaults import MAX_REPLICAS
 from lab.errors import ConfigError, LabStateError
 from lab.process_groups import ProcRecord
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
-from lab.runtime.common import MAX_REPLICAS, Action, RuntimeBase, endpoint_key, knob_env
+from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
 from lab.runtime.native.context import NativeContext
 from lab.runtime.native.launchers import LAUNCHERS, NOT_NATIVE, Launcher, LoadBalancer
 from lab.runtime.native.readiness import wait_all_ready

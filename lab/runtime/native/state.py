@@ -10,11 +10,11 @@ A process is ours only if its pid AND its start time match what we recorded
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.fsio import atomic_write_json
 from lab.process_groups import ProcRecord
 
 STATE_FILE = "state.json"
@@ -59,11 +59,7 @@ class StateStore:
         )
 
     def save(self, state: NativeState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        payload = asdict(state)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, asdict(state))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.defaults import MAX_REPLICAS
 from lab.errors import ConfigError, LabStateError
 from lab.lab import Lab
 from lab.runtime import open_runtime
-from lab.runtime.common import MAX_REPLICAS, RuntimeBase, endpoint_key, knob_env
+from lab.runtime.common import RuntimeBase, endpoint_key, knob_env
 from lab.runtime.compose import state as compose_state
 from lab.runtime.home import recorded_runtime, targets_dir, write_marker
 from lab.settings import Settings
