@@ -19,8 +19,10 @@ from lab.process_groups import ProcRecord
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
 from lab.runtime.native.context import NativeContext
-from lab.runtime.native.launchers import LAUNCHERS, NOT_NATIVE, Launcher, LoadBalancer
+from lab.runtime.native.kinds import LAUNCHERS, NOT_NATIVE
+from lab.runtime.native.launcher import Launcher
 from lab.runtime.native.readiness import wait_all_ready
+from lab.runtime.native.services import LoadBalancer
 from lab.runtime.native.state import NativeState, StateStore
 from lab.settings import Settings
 from lab.topology import ServiceSpec, load_service_graph
