@@ -83,7 +83,8 @@ def test_scale_out_quick_on_compose(home: LabHome) -> None:
     for column in CLIENT_COLUMNS:
         filled = [row[column] for row in rows if row.get(column)]
         assert len(filled) >= len(rows) // 2, f"{column}: {len(filled)} of {len(rows)} rows"
-    assert max(float(row["locust_users"] or 0) for row in rows) == 80  # scale-4's users
+    # the client saw scale-4's users (the knee search may go higher before it)
+    assert max(float(row["locust_users"] or 0) for row in rows) >= scaled["users"] > 0
     assert max(float(row["locust_requests_rate10s"] or 0) for row in rows) > 50
     Lab(settings).runtime.down(volumes=True)
     assert not any(project_leftovers(settings.compose_project).values())
