@@ -82,12 +82,26 @@ async def _internal_error(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+REPLICA_HEADER = {
+    "X-Replica": {
+        "description": "the replica that answered (LAB_REPLICA)",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
 class ShopApp(FastAPI):
-    """FastAPI, with an OpenAPI document that keeps the request bodies' bounds exact."""
+    """FastAPI, with an OpenAPI document that keeps the request bodies' bounds exact
+    and lists the ``X-Replica`` header every answer carries."""
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             document = super().openapi()
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    for answer in operation["responses"].values():
+                        answer["headers"] = {**answer.get("headers", {}), **REPLICA_HEADER}
             # FastAPI passes the document through its own model, which types `maximum`
             # as a float: 2**63-1 would read 2**63, one the API refuses. Pydantic's own
             # schema of a request body is exact.
