@@ -1,6 +1,6 @@
 """The lab's journal: every event (up, scale, kill, phase, check) as one JSON line.
 
-Listeners (Grafana annotations, a run's own journal, the live view) subscribe with
+Listeners (Grafana annotations, a run folder's events.jsonl, the live view) subscribe with
 ``EventLog.subscribe``. A failing listener is logged and never stops the lab.
 """
 

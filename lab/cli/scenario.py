@@ -15,13 +15,13 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lab.cli.context import console
+from lab.cli.context import annotated, console
 from lab.errors import ConfigError, ScenarioError
 from lab.events import Event
+from lab.run.verdict import Verdict
 from lab.scenario.loader import LoadedScenario, load_scenario
 from lab.scenario.model import Scenario
 from lab.scenario.progress import Progress
-from lab.scenario.verdict import Verdict
 from lab.settings import Settings
 
 
@@ -138,7 +138,7 @@ def run(
 
     settings = Settings.load(runtime=runtime)
     loaded = load(name, profile, settings)  # before anything starts
-    lab = Lab(scenario_settings(settings, loaded.scenario))
+    lab = annotated(Lab(scenario_settings(settings, loaded.scenario)))
     view = LiveView(console, loaded.scenario)
     runner = ScenarioRunner(
         lab, loaded, on_progress=view.update, on_event=view.event, down_after=down
@@ -234,8 +234,9 @@ def print_verdict(verdict: Verdict) -> None:
         mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
         table.add_row(c.name, mark, _num(c.value, "{:.4g}"), c.threshold, c.detail)
     console.print(table)
-    if verdict.saturation:
-        console.print(f"[yellow]saturation:[/] {verdict.saturation.get('detail')}")
+    if verdict.saturation is not None:
+        style = "yellow" if verdict.saturation.resource else "dim"
+        console.print(f"[{style}]saturation:[/] {verdict.saturation.detail}")
     if verdict.aborted:
         console.print(f"[red]aborted:[/] {verdict.aborted}")
     console.print("[bold green]PASSED[/]" if verdict.passed else "[bold red]FAILED[/]")

@@ -14,10 +14,10 @@ from html import escape
 from pathlib import Path
 
 from lab.report import fmt
-from lab.report.bundle import Bundle, load_bundle
 from lab.report.html import CSS, table
 from lab.report.plots import finish, line, new_figure
-from lab.scenario.verdict import CheckResult, PhaseResult
+from lab.run.reader import RunRecord, read_run
+from lab.run.verdict import CheckResult, PhaseResult
 
 CHECK_HEADER = ("check", "A", "B", "A value", "B value", "change")
 PHASE_HEADER = (
@@ -50,8 +50,8 @@ class PhaseDiff:
 
 @dataclass(frozen=True)
 class Comparison:
-    a: Bundle
-    b: Bundle
+    a: RunRecord
+    b: RunRecord
     checks: list[CheckDiff]
     phases: list[PhaseDiff]
 
@@ -83,7 +83,7 @@ class Comparison:
 
 
 def compare_runs(a_dir: Path, b_dir: Path) -> Comparison:
-    a, b = load_bundle(a_dir), load_bundle(b_dir)
+    a, b = read_run(a_dir), read_run(b_dir)
     checks = [
         CheckDiff(name, _named(a.verdict.checks, name), _named(b.verdict.checks, name))
         for name in _names(a.verdict.checks, b.verdict.checks)
@@ -100,13 +100,13 @@ def write_compare_html(comp: Comparison, path: Path) -> None:
     runs = [
         (
             side,
-            bundle.name,
-            bundle.verdict.scenario,
-            bundle.verdict.profile,
-            fmt.verdict(bundle.verdict.passed, bundle.verdict.aborted),
-            fmt.rps(bundle.peak_rps()),
+            run.name,
+            run.verdict.scenario,
+            run.verdict.profile,
+            fmt.verdict(run.verdict.passed, run.verdict.aborted),
+            fmt.rps(run.peak_rps()),
         )
-        for side, bundle in (("A", a), ("B", b))
+        for side, run in (("A", a), ("B", b))
     ]
     parts = [
         f"<h1>Compare {escape(a.name)} vs {escape(b.name)}</h1>",

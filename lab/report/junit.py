@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from lab.report import fmt
-from lab.scenario.verdict import Verdict
+from lab.run.verdict import Verdict
 
 
 def write_junit(verdict: Verdict, path: Path) -> None:

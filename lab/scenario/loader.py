@@ -2,7 +2,7 @@
 
     loaded = load_scenario(Path("scenarios/scale-out.yaml"), profile="quick")
     loaded.scenario        # a validated Scenario, profile applied
-    loaded.as_run_yaml()   # what goes into the run bundle as scenario.yaml
+    loaded.as_run_yaml()   # what goes into the run folder as scenario.yaml
 
 Nothing here starts anything: a file is valid (for every profile) or it is refused.
 """

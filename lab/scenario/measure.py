@@ -2,7 +2,8 @@
 
 A phase is measured from the last change in it (load, scale, fault) plus ``settle``
 seconds, to its end: the 10-second rules need that long to forget the previous regime.
-A window too short to average falls back to the rule's value at the end.
+A window too short to average falls back to the rule's value at the end. ``Measurer``
+is the real ``lab.scenario.ports.Metrics``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ RULES = {
     "p95": "lab:api_latency_seconds:p95_10s",
     "p99": "lab:api_latency_seconds:p99_10s",
     "error_ratio": "lab:api_errors:ratio10s",
-    "users": "lab:locust_users",
+    "users": "lab:locust_users",  # what the load generator ran, not what was asked
     "client_rps": "lab:locust_requests:rate10s",
     "client_p95": "lab:locust_latency_seconds:p95_10s",
     "client_fail_ratio": "lab:locust_failures:ratio10s",
     "cpu_api": 'lab:process_cpu:rate10s{service="api"}',
 }
+REPLICAS_RULE = "lab:service_replicas:up"  # healthy scrape targets per job (= service)
 MIN_WINDOW_S = 2.0
 # The recording rules average over 10 s: a phase shorter than that has no value of its own.
 RULE_WINDOW_S = 10.0
@@ -70,8 +72,23 @@ class Measurer:
             expr = f"max({rule})"
         return self.expr(expr)
 
-    def all(self, window: Window | None) -> dict[str, float | None]:
-        return {key: self.rule(key, window) for key in RULES}
+    def replicas(self, window: Window | None = None) -> dict[str, int]:
+        """Healthy instances per service, averaged over ``window`` and rounded."""
+        seconds = 0.0 if window is None else time.time() - window.start
+        if seconds >= MIN_WINDOW_S:
+            expr = f"avg_over_time({REPLICAS_RULE}[{round(seconds)}s])"
+        else:
+            expr = REPLICAS_RULE
+        try:
+            samples = self.prom.query(expr)
+        except PrometheusError as exc:
+            log.warning("query failed: %s: %s", expr, exc)
+            return {}
+        return {
+            s.labels["job"]: round(s.value)
+            for s in samples
+            if "job" in s.labels and clean(s.value) is not None
+        }
 
     def expr(self, expr: str) -> float | None:
         """The value of ``expr`` now; None when it has no data or Prometheus hiccups

@@ -4,20 +4,37 @@ The columns (docs/contracts.md) are defined once, in ``COLUMNS``: ``t`` (unix se
 then one column per rule, named as the rule without ``lab:`` and with ``:`` turned into
 ``_`` (``api_requests_rate10s``). A rule kept per label gets one column per label value,
 named ``<prefix>_<value>``: ``cpu_api``, ``mem_worker``, ``replicas_postgres``. Missing
-values are empty cells. ``collect`` writes the file from Prometheus; ``read_timeseries``
-reads it back for the report.
+values are empty cells. ``collect`` reads the columns from Prometheus (anything with
+``query_range``), ``write_timeseries`` writes them; ``read_timeseries`` reads them back
+for the report.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from lab.metrics.prom import PrometheusClient
+
+class RangeSeries(Protocol):
+    """One series of a range query (``lab.metrics.prom.Series``)."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def points(self) -> Sequence[tuple[float, float]]: ...
+
+
+class RangeQuery(Protocol):
+    """What ``collect`` needs of a Prometheus client."""
+
+    def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[RangeSeries]: ...
 
 
 @dataclass(frozen=True)
@@ -73,10 +90,19 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
-def collect(prom: PrometheusClient, start: float, end: float, step: float, path: Path) -> None:
-    """Range-query every rule over ``[start, end]`` and write ``path`` (atomically).
+@dataclass(frozen=True)
+class Table:
+    """The columns of ``timeseries.csv`` before they are written: a time grid and one
+    list of values (None: missing) per column, as long as the grid."""
 
-    Raises ``PrometheusError`` when Prometheus is unreachable or refuses a query.
+    t: list[float]
+    columns: Mapping[str, list[float | None]]
+
+
+def collect(prom: RangeQuery, start: float, end: float, step: float) -> Table:
+    """Range-query every rule over ``[start, end]`` on a grid of ``step`` seconds.
+
+    Raises what ``prom`` raises (``PrometheusError``) when a query fails.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
@@ -91,10 +117,12 @@ def collect(prom: PrometheusClient, start: float, end: float, step: float, path:
                 i = round((t - start) / step)
                 if 0 <= i < len(grid) and math.isfinite(value):
                     values[i] = value
-    write_timeseries(path, grid, columns)
+    return Table(grid, columns)
 
 
-def write_timeseries(path: Path, t: list[float], columns: Mapping[str, list[float | None]]) -> None:
+def write_timeseries(
+    path: Path, t: Sequence[float], columns: Mapping[str, Sequence[float | None]]
+) -> None:
     names = list(columns)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as out:
