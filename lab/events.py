@@ -49,8 +49,9 @@ Listener = Callable[[Event], None]
 class EventLog:
     """Appends events to a JSONL file and fans them out to listeners."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, now: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._now = now  # the clock events are stamped with (a fake one in unit tests)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
@@ -60,7 +61,7 @@ class EventLog:
         return lambda: self._listeners.remove(listener)
 
     def emit(self, kind: str, message: str, *, tags: tuple[str, ...] = (), **data: Any) -> Event:
-        event = Event(kind=kind, message=message, data=data, tags=tags)
+        event = Event(kind=kind, message=message, t=self._now(), data=data, tags=tags)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as out:

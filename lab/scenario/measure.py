@@ -47,8 +47,9 @@ class Window:
 
 
 def steady_window(phase_start: float, last_change: float, settle: float, end: float) -> Window:
-    """The part of a phase worth measuring: from ``settle`` s after the last change."""
-    return Window(max(phase_start, last_change + settle), end)
+    """The part of a phase worth measuring: from ``settle`` s after the last change (an
+    empty window at ``end`` when the phase ended sooner: then a measure is its value now)."""
+    return Window(min(max(phase_start, last_change + settle), end), end)
 
 
 def clean(value: float | None) -> float | None:
