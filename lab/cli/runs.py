@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from lab import fmt
 from lab.cli.context import console
-from lab.report import fmt
 from lab.settings import Settings
 
 RunArg = Annotated[

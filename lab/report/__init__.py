@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lab.fsio import atomic_write_text
 from lab.report.catalog import RunSummary, list_runs, resolve_run
 from lab.report.compare import Comparison, compare_runs, write_compare_html
 from lab.run.reader import RunRecord, read_run
@@ -38,7 +39,5 @@ def render_run(run_dir: Path) -> Path:
     write_summary(run, run_dir / "summary.md")
     plots = render_plots(run, run_dir / "plots")
     report = run_dir / "report.html"
-    tmp = report.with_suffix(".tmp")
-    tmp.write_text(render_html(run, plots), encoding="utf-8")
-    tmp.replace(report)
+    atomic_write_text(report, render_html(run, plots))
     return report

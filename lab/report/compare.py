@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from lab.report import fmt
+from lab import fmt, rules
+from lab.fsio import atomic_write_text
 from lab.report.html import CSS, table
 from lab.report.plots import finish, line, new_figure
 from lab.run.reader import RunRecord, read_run
@@ -116,15 +117,15 @@ def write_compare_html(comp: Comparison, path: Path) -> None:
         "<h2>Phases</h2>",
         table(PHASE_HEADER, comp.phase_rows()),
         "<h2>Over time</h2>",
-        _figure(comp, "Throughput (server)", "req/s", "lab:api_requests:rate10s", 1.0),
-        _figure(comp, "p95 latency (server)", "ms", "lab:api_latency_seconds:p95_10s", 1000.0),
+        _figure(comp, "Throughput (server)", "req/s", rules.API_RPS, 1.0),
+        _figure(comp, "p95 latency (server)", "ms", rules.API_P95, 1000.0),
     ]
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(a.name)} vs {escape(b.name)}</title><style>{CSS}</style></head>"
         "<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
 
 
 def _figure(comp: Comparison, title: str, unit: str, rule: str, scale: float) -> str:

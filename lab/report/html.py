@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from lab.report import fmt
+from lab import fmt
 from lab.report.plots import Plot
 from lab.report.summary import (
     CHECK_HEADER,

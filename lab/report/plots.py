@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab import rules
 from lab.run.reader import RunRecord
 from lab.run.timeseries import TimeSeries
 
@@ -156,9 +157,9 @@ def history(
 
 
 def draw_throughput(ax: Axes, run: RunRecord) -> bool:
-    drawn = line(ax, run, "lab:api_requests:rate10s", "server (API replicas)")
-    drawn |= line(ax, run, "lab:lb_requests:rate10s", "load balancer", style=":")
-    client = line(ax, run, "lab:locust_requests:rate10s", "client (Locust)", style="--")
+    drawn = line(ax, run, rules.API_RPS, "server (API replicas)")
+    drawn |= line(ax, run, rules.LB_RPS, "load balancer", style=":")
+    client = line(ax, run, rules.LOCUST_RPS, "client (Locust)", style="--")
     if not client:
         t, values = history(run, lambda r, _: r)
         client = plot(ax, t, values, "client (Locust CSV)", "--")
@@ -167,11 +168,9 @@ def draw_throughput(ax: Axes, run: RunRecord) -> bool:
 
 def draw_latency(ax: Axes, run: RunRecord) -> bool:
     drawn = False
-    for q in ("p50", "p95", "p99"):
-        drawn |= line(ax, run, f"lab:api_latency_seconds:{q}_10s", f"server {q}", scale=1000)
-    if not line(
-        ax, run, "lab:locust_latency_seconds:p95_10s", "client p95", scale=1000, style="--"
-    ):
+    for q, rule in (("p50", rules.API_P50), ("p95", rules.API_P95), ("p99", rules.API_P99)):
+        drawn |= line(ax, run, rule, f"server {q}", scale=1000)
+    if not line(ax, run, rules.LOCUST_P95, "client p95", scale=1000, style="--"):
         points = run.locust.history
         t = [run.since_start(p.t) for p in points]
         p95 = [math.nan if p.p95 is None else p.p95 * 1000 for p in points]
@@ -184,23 +183,23 @@ def draw_latency(ax: Axes, run: RunRecord) -> bool:
 
 
 def draw_errors(ax: Axes, run: RunRecord) -> bool:
-    drawn = line(ax, run, "lab:api_errors:ratio10s", "server 5xx", scale=100)
-    drawn |= line(ax, run, "lab:locust_failures:ratio10s", "client failures", scale=100, style="--")
+    drawn = line(ax, run, rules.API_ERROR_RATIO, "server 5xx", scale=100)
+    drawn |= line(ax, run, rules.LOCUST_FAILURE_RATIO, "client failures", scale=100, style="--")
     if drawn:
         ax.set_ylim(bottom=0)
     return drawn
 
 
 def draw_users(ax: Axes, run: RunRecord) -> bool:
-    if line(ax, run, "lab:locust_users", "users", style="steps"):
+    if line(ax, run, rules.LOCUST_USERS, "users", style="steps"):
         return True
     t, values = history(run, lambda _, users: float(users))
     return plot(ax, t, values, "users (Locust CSV)", "steps")
 
 
 def draw_replicas(ax: Axes, run: RunRecord) -> bool:
-    drawn = line(ax, run, "lab:api_replicas:up", "api", style="steps")
-    drawn |= line(ax, run, "lab:worker_replicas:up", "worker", style="steps")
+    drawn = line(ax, run, rules.API_REPLICAS, "api", style="steps")
+    drawn |= line(ax, run, rules.WORKER_REPLICAS, "worker", style="steps")
     if not drawn:  # what the phases measured, held over each phase
         for service in sorted({s for p in run.verdict.phases for s in p.replicas}):
             t, values = [], []
@@ -214,13 +213,13 @@ def draw_replicas(ax: Axes, run: RunRecord) -> bool:
 
 
 def draw_queue(ax: Axes, run: RunRecord) -> bool:
-    drawn = line(ax, run, "lab:queue_depth", "pending (queue depth)")
-    drawn |= line(ax, run, "lab:queue_in_flight", "in flight (ack pending)", style="--")
+    drawn = line(ax, run, rules.QUEUE_DEPTH, "pending (queue depth)")
+    drawn |= line(ax, run, rules.QUEUE_IN_FLIGHT, "in flight (ack pending)", style="--")
     return drawn
 
 
 def draw_cache(ax: Axes, run: RunRecord) -> bool:
-    drawn = line(ax, run, "lab:cache_hit:ratio10s", "hit ratio", scale=100)
+    drawn = line(ax, run, rules.CACHE_HIT_RATIO, "hit ratio", scale=100)
     if drawn:
         ax.set_ylim(0, 105)
     return drawn

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.report import fmt
+from lab import fmt
+from lab.fsio import atomic_write_text
 from lab.run.reader import RunRecord
 
 CHECK_HEADER = ("check", "result", "value", "wanted", "detail")
@@ -124,7 +125,7 @@ def write_summary(run: RunRecord, path: Path) -> None:
     if (note := saturation_text(run)) is not None:
         lines += ["", "## Saturation", "", note]
     lines += ["", "Plots: `plots/*.png`; everything in one page: `report.html`.", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines))
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

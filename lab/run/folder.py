@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.events import Event
+from lab.fsio import atomic_write_text
 from lab.run.timeseries import Table, write_timeseries
 from lab.run.verdict import Verdict
 
@@ -59,7 +60,7 @@ class RunFolder:
         return self.dir / EVENTS_FILE
 
     def write_scenario(self, text: str) -> None:
-        (self.dir / SCENARIO_FILE).write_text(text, encoding="utf-8")
+        atomic_write_text(self.dir / SCENARIO_FILE, text)
 
     def append_event(self, event: Event) -> None:
         """An ``EventLog`` listener: append the event to this run's timeline."""

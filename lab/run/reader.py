@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import rules
 from lab.errors import LabError
 from lab.events import Event
 from lab.run.folder import EVENTS_FILE, TIMESERIES_FILE, VERDICT_FILE
@@ -93,7 +94,7 @@ class RunRecord:
         measured = [p.rps for p in self.verdict.phases if p.rps is not None]
         if measured:
             return max(measured)
-        return self.series.peak("lab:api_requests:rate10s") if self.series else None
+        return self.series.peak(rules.API_RPS) if self.series else None
 
 
 def read_run(run_dir: Path) -> RunRecord:

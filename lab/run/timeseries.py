@@ -12,11 +12,15 @@ for the report.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+
+from lab import rules
+from lab.fsio import atomic_write_text
 
 
 class RangeSeries(Protocol):
@@ -67,26 +71,29 @@ def column_name(rule: str) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("lab:api_requests:rate10s", "sum"),
-    Column("lab:api_errors:ratio10s", "max"),
-    Column("lab:api_latency_seconds:p50_10s", "max"),
-    Column("lab:api_latency_seconds:p95_10s", "max"),
-    Column("lab:api_latency_seconds:p99_10s", "max"),
-    Column("lab:api_replicas:up", "sum"),
-    Column("lab:worker_replicas:up", "sum"),
-    Column("lab:queue_depth", "sum"),
-    Column("lab:queue_in_flight", "sum"),
-    Column("lab:orders_accepted:rate10s", "sum"),
-    Column("lab:orders_processed:rate10s", "sum"),
-    Column("lab:cache_hit:ratio10s", "max"),
-    Column("lab:lb_requests:rate10s", "sum"),
-    Column("lab:locust_users", "sum"),
-    Column("lab:locust_requests:rate10s", "sum"),
-    Column("lab:locust_failures:ratio10s", "max"),
-    Column("lab:locust_latency_seconds:p95_10s", "max"),
-    Column("lab:service_replicas:up", "sum", by="job", prefix="replicas"),
-    Column("lab:process_cpu:rate10s", "sum", by="service", prefix="cpu"),
-    Column("lab:process_memory_bytes", "sum", by="service", prefix="mem"),
+    Column(rules.API_RPS, "sum"),
+    Column(rules.API_ERROR_RATIO, "max"),
+    Column(rules.API_P50, "max"),
+    Column(rules.API_P95, "max"),
+    Column(rules.API_P99, "max"),
+    Column(rules.API_REPLICAS, "sum"),
+    Column(rules.WORKER_REPLICAS, "sum"),
+    Column(rules.QUEUE_DEPTH, "sum"),
+    Column(rules.QUEUE_IN_FLIGHT, "sum"),
+    Column(rules.ORDERS_ACCEPTED_RATE, "sum"),
+    Column(rules.ORDERS_PROCESSED_RATE, "sum"),
+    Column(rules.CACHE_HIT_RATIO, "max"),
+    Column(rules.LB_RPS, "sum"),
+    Column(rules.LOCUST_USERS, "sum"),
+    Column(rules.LOCUST_RPS, "sum"),
+    Column(rules.LOCUST_FAILURE_RATIO, "max"),
+    Column(rules.LOCUST_P95, "max"),
+    Column(rules.LOCUST_HDR_P95, "max"),
+    Column(rules.LOCUST_LATE_RATE, "sum"),
+    Column(rules.LOCUST_DROPPED_RATE, "sum"),
+    Column(rules.SERVICE_REPLICAS, "sum", by="job", prefix="replicas"),
+    Column(rules.PROCESS_CPU, "sum", by="service", prefix="cpu"),
+    Column(rules.PROCESS_MEMORY, "sum", by="service", prefix="mem"),
 )
 
 
@@ -124,14 +131,13 @@ def write_timeseries(
     path: Path, t: Sequence[float], columns: Mapping[str, Sequence[float | None]]
 ) -> None:
     names = list(columns)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["t", *names])
-        for i, ti in enumerate(t):
-            cells = ("" if (v := columns[n][i]) is None else format(v, ".10g") for n in names)
-            writer.writerow([f"{ti:.3f}", *cells])
-    tmp.replace(path)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["t", *names])
+    for i, ti in enumerate(t):
+        cells = ("" if (v := columns[n][i]) is None else format(v, ".10g") for n in names)
+        writer.writerow([f"{ti:.3f}", *cells])
+    atomic_write_text(path, out.getvalue())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.fsio import atomic_write_text
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -144,9 +146,7 @@ class Verdict:
         return _verdict(raw)
 
     def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2, allow_nan=False))
 
 
 def _verdict(raw: Mapping[str, Any]) -> Verdict:

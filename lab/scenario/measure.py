@@ -13,27 +13,25 @@ import math
 import time
 from dataclasses import dataclass
 
+from lab import rules
 from lab.errors import PrometheusError
 from lab.metrics.prom import PrometheusClient
 
 log = logging.getLogger(__name__)
 
 RULES = {
-    "rps": "lab:api_requests:rate10s",
-    "p50": "lab:api_latency_seconds:p50_10s",
-    "p95": "lab:api_latency_seconds:p95_10s",
-    "p99": "lab:api_latency_seconds:p99_10s",
-    "error_ratio": "lab:api_errors:ratio10s",
-    "users": "lab:locust_users",  # what the load generator ran, not what was asked
-    "client_rps": "lab:locust_requests:rate10s",
-    "client_p95": "lab:locust_latency_seconds:p95_10s",
-    "client_fail_ratio": "lab:locust_failures:ratio10s",
-    "cpu_api": 'lab:process_cpu:rate10s{service="api"}',
+    "rps": rules.API_RPS,
+    "p50": rules.API_P50,
+    "p95": rules.API_P95,
+    "p99": rules.API_P99,
+    "error_ratio": rules.API_ERROR_RATIO,
+    "users": rules.LOCUST_USERS,  # what the load generator ran, not what was asked
+    "client_rps": rules.LOCUST_RPS,
+    "client_p95": rules.LOCUST_P95,
+    "client_fail_ratio": rules.LOCUST_FAILURE_RATIO,
+    "cpu_api": f'{rules.PROCESS_CPU}{{service="api"}}',
 }
-REPLICAS_RULE = "lab:service_replicas:up"  # healthy scrape targets per job (= service)
 MIN_WINDOW_S = 2.0
-# The recording rules average over 10 s: a phase shorter than that has no value of its own.
-RULE_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,9 +75,9 @@ class Measurer:
         """Healthy instances per service, averaged over ``window`` and rounded."""
         seconds = 0.0 if window is None else time.time() - window.start
         if seconds >= MIN_WINDOW_S:
-            expr = f"avg_over_time({REPLICAS_RULE}[{round(seconds)}s])"
+            expr = f"avg_over_time({rules.SERVICE_REPLICAS}[{round(seconds)}s])"
         else:
-            expr = REPLICAS_RULE
+            expr = rules.SERVICE_REPLICAS
         try:
             samples = self.prom.query(expr)
         except PrometheusError as exc:

@@ -8,9 +8,10 @@ load generator's series (``lab:locust_users``, else Locust's own count), replica
 
 from __future__ import annotations
 
+from lab import defaults
 from lab.run.verdict import ClientView, PhaseResult
 from lab.scenario.context import RunContext
-from lab.scenario.measure import RULE_WINDOW_S, Window, steady_window
+from lab.scenario.measure import Window, steady_window
 from lab.scenario.model import Phase
 from lab.scenario.ports import Stats
 from lab.scenario.progress import Progress
@@ -92,7 +93,8 @@ class PhaseRun:
         """Fill the phase's row from measurements over ``window`` (ending now)."""
         ctx, r = self.ctx, self.result
         r.end, r.window = self.now(), (window.start, window.end)
-        long_enough = r.end - r.start >= RULE_WINDOW_S
+        # the rules average over 10 s: a shorter phase has no rate of its own
+        long_enough = r.end - r.start >= defaults.RULE_WINDOW_S
         stats = self.stats or ctx.load.stats()
         users = ctx.metrics.rule("users", window if long_enough else None)
         r.users = round(users) if users is not None else stats.users

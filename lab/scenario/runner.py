@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import rules
 from lab.errors import LabError, LabStateError, NotReadyError
 from lab.events import Event
 from lab.run.folder import RunFolder
@@ -168,7 +169,7 @@ class ScenarioRunner:
         )
         self._wait(
             f"Prometheus did not see {api} healthy API replica(s)",
-            lambda: metrics.holds(f"lab:api_replicas:up >= {api}"),
+            lambda: metrics.holds(f"{rules.API_REPLICAS} >= {api}"),
             "`lab status`; Prometheus targets page",
         )
 
