@@ -2,8 +2,9 @@
 step shares (set the load, hold, tick, measure).
 
 The phase table reports what was MEASURED over the phase's steady window: users from the
-load generator's series (``lab:locust_users``, else Locust's own count), replicas from the
-``lab:`` replica series, never what the scenario asked for.
+load generator's series (``lab:locust_users``; Locust's own count for a phase shorter
+than the rules' window, or without that series), replicas from the ``lab:`` replica
+series, never what the scenario asked for.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ class PhaseRun:
         # the rules average over 10 s: a shorter phase has no rate of its own
         long_enough = r.end - r.start >= defaults.RULE_WINDOW_S
         stats = self.stats or ctx.load.stats()
-        users = ctx.metrics.rule("users", window if long_enough else None)
-        r.users = round(users) if users is not None else stats.users
+        # a phase too short for the rule: Locust's own count now (a scrape lags behind it)
+        users = ctx.metrics.rule("users", window) if long_enough else None
+        r.users = round(users) if users is not None else ctx.load.stats().users
         r.replicas = self._replicas(window if long_enough else None)
         if not long_enough:
             return  # e.g. drain: any rate now would still be the previous phase's
