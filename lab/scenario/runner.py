@@ -147,7 +147,7 @@ class ScenarioRunner:
             lab.up(dict(wanted))
             self.booted = True
             return
-        found = knobs.mismatches(lab.metrics(), lab.settings)
+        found = knobs.mismatches(lab.metrics(), scenario_settings(lab.settings, self.scenario))
         if found:
             raise LabStateError(
                 f"the running lab has {' and '.join(found)} for {self.scenario.name}",

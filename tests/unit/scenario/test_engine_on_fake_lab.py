@@ -17,6 +17,7 @@ from lab.scenario.loader import LoadedScenario, load_scenario
 from lab.scenario.model import STEP_KINDS
 from lab.scenario.runner import RunResult, ScenarioRunner
 from lab.scenario.steps import HANDLERS
+from lab.settings import Settings
 from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -186,3 +187,13 @@ def test_a_running_lab_with_the_scenarios_knobs_is_used(tmp_path: Path) -> None:
     result = run(lab, quick(SCALE_OUT))
     assert result.verdict.passed
     assert not [e for e in lab.events.read() if e.kind == "up"]
+
+
+def test_the_knobs_are_checked_against_the_scenario_not_the_labs_settings(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / ".lab", runs_dir=tmp_path / "runs", api_concurrency=8)
+    gauges = dict(MATCHING_KNOBS, **{"max(shop_concurrency_limit)": 8.0})
+    lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=gauges, settings=settings)
+    with pytest.raises(LabStateError, match="an API concurrency of 8 \\(needs 4\\)"):
+        run(lab, quick(SCALE_OUT))
