@@ -72,10 +72,3 @@ class EventLog:
             except Exception:
                 log.warning("event listener %r failed on %s", listener, kind, exc_info=True)
         return event
-
-    def read(self, since: float = 0.0) -> list[Event]:
-        if not self.path.exists():
-            return []
-        with self.path.open(encoding="utf-8") as lines:
-            events = [Event.from_json(line) for line in lines if line.strip()]
-        return [e for e in events if e.t >= since]

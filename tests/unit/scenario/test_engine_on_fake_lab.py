@@ -154,7 +154,7 @@ def test_ctrl_c_puts_replicas_back(tmp_path: Path) -> None:
     lab = FakeLab(tmp_path, world, running=True, gauges=MATCHING_KNOBS)
     with pytest.raises(KeyboardInterrupt):
         ScenarioRunner(lab, quick(SCALE_OUT), clock=clock).run()
-    scaled = [e.data for e in lab.events.read() if e.kind == "scale"]
+    scaled = [e.data for e in read_events(lab.events.path) if e.kind == "scale"]
     assert scaled and scaled[-1]["service"] == "api"
     assert lab.replicas()["api"] == 1  # as the running lab had it
 
@@ -186,7 +186,7 @@ def test_a_running_lab_with_the_scenarios_knobs_is_used(tmp_path: Path) -> None:
     lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=MATCHING_KNOBS)
     result = run(lab, quick(SCALE_OUT))
     assert result.verdict.passed
-    assert not [e for e in lab.events.read() if e.kind == "up"]
+    assert not [e for e in read_events(lab.events.path) if e.kind == "up"]
 
 
 def test_the_knobs_are_checked_against_the_scenario_not_the_labs_settings(
