@@ -108,7 +108,7 @@ class ResourcePeaks:
 
 
 RESOURCES = {
-    "load generator CPU": "share of one core used by Locust (one process per core)",
+    "load generator CPU": "share of a core used by each Locust process, on average",
     "API CPU": "share of one core used by the busiest API replica",
     "machine CPU": "share of all cores in use on this machine",
 }

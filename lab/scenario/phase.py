@@ -69,7 +69,9 @@ class PhaseRun:
         ctx = self.ctx
         self.stats = ctx.load.stats()
         ctx.peaks.record("machine CPU", ctx.lab.machine_cpu(), self.phase.name)
-        ctx.peaks.record("load generator CPU", ctx.load.cpu(), self.phase.name)
+        cores = ctx.load.cpu()  # over all its processes: full is one core each
+        per_process = None if cores is None else cores / max(1, ctx.load.processes)
+        ctx.peaks.record("load generator CPU", per_process, self.phase.name)
         ctx.on_progress(
             Progress(
                 scenario=ctx.scenario.name,

@@ -68,6 +68,7 @@ class World:
     max_users: int | None = None  # the load generator cannot run more users than this
     ready_after_s: float = 2.0
     load_cpu_per_user: float = 0.002  # cores
+    load_processes: int = 1
     error_ratio: float = 0.0
     orders_drained: bool = True
     planned: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
@@ -191,6 +192,7 @@ class FakeLoad:
         self.world = world
         self.started = self.closed = False
         self.swarms: list[int] = []  # users asked for, in order
+        self.processes = world.load_processes
 
     def __enter__(self) -> FakeLoad:
         return self

@@ -197,3 +197,11 @@ def test_the_knobs_are_checked_against_the_scenario_not_the_labs_settings(
     lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=gauges, settings=settings)
     with pytest.raises(LabStateError, match="an API concurrency of 8 \\(needs 4\\)"):
         run(lab, quick(SCALE_OUT))
+
+
+def test_the_load_generator_is_full_only_when_each_of_its_processes_is(tmp_path: Path) -> None:
+    # the same 0.96 cores as above, over two Locust processes: half of each
+    world = World(FakeClock(), shared_cap_rps=250.0, load_cpu_per_user=0.006, load_processes=2)
+    verdict = run(FakeLab(tmp_path, world), quick(SCALE_OUT)).verdict
+    assert verdict.saturation is not None and verdict.saturation.resource is None
+    assert "load generator CPU 48%" in verdict.saturation.detail
