@@ -19,7 +19,7 @@ def make_lab(**flags: Any) -> Lab:
 
 def annotated(lab: Lab) -> Lab:
     """``lab`` with its events posted to Grafana as annotations (where Grafana runs)."""
-    from lab.annotations import GrafanaAnnotator
+    from lab.annotations import GrafanaAnnotator, grafana_access
 
-    lab.events.subscribe(GrafanaAnnotator(lab).on_event)
+    lab.events.subscribe(GrafanaAnnotator(lambda: grafana_access(lab.runtime)).on_event)
     return lab
