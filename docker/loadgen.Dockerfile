@@ -11,7 +11,7 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_NO_CACHE_DIR=1
 RUN python3 -m venv "$VIRTUAL_ENV"
 ARG LOCUST_VERSION=2.47.0
-RUN pip install "locust==${LOCUST_VERSION}" "prometheus-client>=0.20,<1"
+RUN pip install "locust==${LOCUST_VERSION}" "prometheus-client>=0.20,<1" "hdrhistogram>=0.10,<1"
 
 RUN useradd --system --uid 10002 --create-home --shell /usr/sbin/nologin locust
 COPY loadtests /loadtests

@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lab import defaults as d
 from lab.errors import ConfigError
 
 RuntimeName = Literal["auto", "native", "compose"]
@@ -44,31 +45,33 @@ class Settings(BaseSettings):
     home: Path | None = Field(
         default=None, description="state, logs and data of the running lab (default .lab/)"
     )
-    runs_dir: Path | None = Field(default=None, description="where run bundles go (runs/)")
+    runs_dir: Path | None = Field(default=None, description="where run folders go (runs/)")
     runtime: RuntimeName = "auto"
     compose_project: str = "prodlab"
 
-    bind_host: str = Field(default="127.0.0.1", description="address every service listens on")
-    lb_port: int = Field(default=8080, description="HAProxy, the API's front door")
-    prometheus_port: int = 9090
-    locust_port: int = 8089
-    grafana_port: int = 3000
+    bind_host: str = Field(default=d.BIND_HOST, description="address every service listens on")
+    lb_port: int = Field(default=d.LB_PORT, description="HAProxy, the API's front door")
+    prometheus_port: int = d.PROMETHEUS_PORT
+    locust_port: int = d.LOCUST_PORT
+    grafana_port: int = d.GRAFANA_PORT
     lb_stats_port: int = Field(default=0, description="HAProxy stats/metrics; 0 = pick a free one")
 
-    api_replicas: int = Field(default=2, ge=0, le=32)
-    worker_replicas: int = Field(default=2, ge=0, le=32)
+    api_replicas: int = Field(default=d.API_REPLICAS, ge=0, le=d.MAX_REPLICAS)
+    worker_replicas: int = Field(default=d.WORKER_REPLICAS, ge=0, le=d.MAX_REPLICAS)
 
-    api_work: WorkMode = "io"
-    api_work_ms: float = Field(default=40.0, ge=0)
-    api_concurrency: int = Field(default=4, ge=1, description="in-flight work per API replica")
-    worker_work_ms: float = Field(default=20.0, ge=0)
-    worker_ack_wait_s: float = Field(default=10.0, gt=0)
-    cache_ttl_s: float = Field(default=30.0, ge=0)
-    seed_products: int = Field(default=10_000, ge=1)
-    slo_seconds: float = Field(default=0.25, gt=0)
-    scrape_interval_s: float = Field(default=1.0, gt=0)
+    api_work: WorkMode = d.API_WORK
+    api_work_ms: float = Field(default=d.API_WORK_MS, ge=0)
+    api_concurrency: int = Field(
+        default=d.API_CONCURRENCY, ge=1, description="in-flight work per API replica"
+    )
+    worker_work_ms: float = Field(default=d.WORKER_WORK_MS, ge=0)
+    worker_ack_wait_s: float = Field(default=d.WORKER_ACK_WAIT_S, gt=0)
+    cache_ttl_s: float = Field(default=d.CACHE_TTL_S, ge=0, description="0 disables the cache")
+    seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
+    slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
+    scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)
 
-    ready_timeout_s: float = Field(default=30.0, gt=0)
+    ready_timeout_s: float = Field(default=d.READY_TIMEOUT_S, gt=0)
 
     @classmethod
     def settings_customise_sources(

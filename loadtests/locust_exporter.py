@@ -19,6 +19,13 @@ Metric names (docs/contracts.md):
     locust_requests_total{name,method}                 requests sent (failures included)
     locust_failures_total{name,method}                 failed requests
     locust_request_duration_seconds{name,method}       histogram; one bucket sits on the SLO
+    locust_latency_hdr_seconds{quantile}               exact quantiles of the last 10 s (HDR)
+    locust_arrivals_total{outcome}                     open loop: on_time, late, dropped
+
+Latency is what the user waited: from the arrival's *intended* send time in an open loop
+(loadtests/arrivals.py; the request's context carries it), from the send otherwise.
+``GET /hdr?start=UNIX&end=UNIX`` on the same port answers the exact quantiles of any
+range of whole seconds (JSON), so a run's phases get true percentiles afterwards.
 
 Environment (read when Locust initialises, not at import):
 
@@ -35,13 +42,18 @@ stops is complete, and ``/stats/requests`` carries p99 as well as p50 and p95.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
+from arrivals import SCHEDULE, ArrivalCounts
 from gevent.pywsgi import WSGIServer
+from latency_window import LatencyWindow
 from locust import events, runners, stats
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -63,6 +75,10 @@ stats.PERCENTILES_TO_CHART = [0.5, 0.95, 0.99]  # so /stats/requests carries p99
 BASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75)
 BASE_BUCKETS += (1.0, 1.5, 2.0, 2.5, 5.0, 10.0)
 REPORT_KEY = "prodlab_client_metrics"
+HDR_KEY = "prodlab_client_hdr"
+ARRIVALS_KEY = "prodlab_client_arrivals"
+LIVE_WINDOW_S = 10
+QUANTILES = (0.5, 0.95, 0.99, 0.999)
 
 
 def buckets_with(slo: float) -> tuple[float, ...]:
@@ -144,9 +160,17 @@ class Counts:
 class LocustCollector(Collector):
     """Turns the master's totals into Prometheus metric families at scrape time."""
 
-    def __init__(self, environment: Environment, counts: Counts) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        counts: Counts,
+        window: LatencyWindow,
+        arrivals: Callable[[], dict[str, int]],
+    ) -> None:
         self.environment = environment
         self.counts = counts
+        self.window = window
+        self.arrivals = arrivals
 
     def collect(self) -> Iterator[Metric]:
         runner = self.environment.runner
@@ -171,6 +195,22 @@ class LocustCollector(Collector):
                 cumulative.append((bound, float(running)))
             latency.add_metric([name, method], cumulative, series.total_seconds)
         yield from (requests, failures, latency)
+        hdr = GaugeMetricFamily(
+            "locust_latency_hdr_seconds",
+            f"Exact client latency quantiles over the last {LIVE_WINDOW_S} s (HDR histogram)",
+            labels=["quantile"],
+        )
+        now = time.time()
+        count, quantiles = self.window.quantiles(now - LIVE_WINDOW_S, now + 1, QUANTILES)
+        for q, value in quantiles.items():
+            hdr.add_metric([repr(q)], value)
+        yield hdr
+        arrivals = CounterMetricFamily(
+            "locust_arrivals", "Open-loop arrivals by outcome", labels=["outcome"]
+        )
+        for outcome, total in self.arrivals().items():
+            arrivals.add_metric([outcome], float(total))
+        yield arrivals
 
 
 def _le(bound: float) -> str:
@@ -182,22 +222,32 @@ class Exporter:
 
     def __init__(self) -> None:
         self.counts: Counts | None = None
+        self.window = LatencyWindow()
+        self.arrivals = ArrivalCounts()  # the master's totals from its workers
+        self.arrivals_sent = ArrivalCounts()  # a worker's counts already reported
         self.is_worker = False
+        self.is_master = False
         self.server: WSGIServer | None = None
 
     def on_init(self, environment: Environment, **_: Any) -> None:
         slo = float(os.environ.get("LAB_SLO_SECONDS") or 0.25)
         self.counts = Counts(buckets_with(slo))
         self.is_worker = isinstance(environment.runner, WorkerRunner)
+        self.is_master = isinstance(environment.runner, runners.MasterRunner)
         port = int(os.environ.get("LAB_LOCUST_METRICS_PORT") or 0)
         if self.is_worker or port == 0:
             return
         host = os.environ.get("LAB_BIND_HOST") or "127.0.0.1"
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(LocustCollector(environment, self.counts))
-        self.server = WSGIServer((host, port), make_wsgi_app(registry), log=None)
+        registry.register(LocustCollector(environment, self.counts, self.window, self.totals))
+        app = with_hdr_route(make_wsgi_app(registry), self.window)
+        self.server = WSGIServer((host, port), app, log=None)
         self.server.start()  # raises if the port is taken: the driver reports it with the log
         log.info("client metrics on http://%s:%d/metrics", host, port)
+
+    def totals(self) -> dict[str, int]:
+        """Arrival outcomes of the whole load generator."""
+        return self.arrivals.as_dict() if self.is_master else SCHEDULE.counts.as_dict()
 
     def on_request(
         self,
@@ -205,25 +255,70 @@ class Exporter:
         name: str,
         response_time: float | None,
         exception: BaseException | None,
+        context: dict[str, Any] | None = None,
+        start_time: float | None = None,
         **_: Any,
     ) -> None:
-        if self.counts is not None:
-            seconds = (response_time or 0.0) / 1000.0
-            self.counts.observe(name, request_type, seconds, exception is not None)
+        if self.counts is None:
+            return
+        seconds = (response_time or 0.0) / 1000.0
+        intended = (context or {}).get("intended")
+        if intended is not None and start_time is not None:
+            seconds += max(0.0, start_time - float(intended))  # waited for a free user
+        self.counts.observe(name, request_type, seconds, exception is not None)
+        self.window.record(time.time(), seconds)
 
     def on_report_to_master(self, data: dict[str, Any], **_: Any) -> None:
         if self.counts is not None:
             data[REPORT_KEY] = self.counts.drain()
+        data[HDR_KEY] = self.window.drain()
+        now, sent = SCHEDULE.counts.as_dict(), self.arrivals_sent.as_dict()
+        data[ARRIVALS_KEY] = {k: now[k] - sent[k] for k in now}
+        self.arrivals_sent = ArrivalCounts(**now)
 
     def on_worker_report(self, data: dict[str, Any], **_: Any) -> None:
         wire = data.get(REPORT_KEY)
         if self.counts is not None and wire:
             self.counts.merge(wire)
+        self.window.merge(data.get(HDR_KEY) or ())
+        for outcome, delta in (data.get(ARRIVALS_KEY) or {}).items():
+            if outcome in ("on_time", "late", "dropped"):
+                setattr(self.arrivals, outcome, getattr(self.arrivals, outcome) + int(delta))
 
     def on_quit(self, **_: Any) -> None:
         if self.server is not None:
             self.server.stop(timeout=1)
             self.server = None
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def with_hdr_route(metrics: WsgiApp, window: LatencyWindow) -> WsgiApp:
+    """``/hdr?start=&end=[&q=0.5,0.95]``: exact quantiles of a range; anything else: metrics."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/hdr":
+            return metrics(environ, start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            start = float(query["start"][0])
+            end = float(query["end"][0])
+            wanted = [
+                float(q) for q in query.get("q", [",".join(map(str, QUANTILES))])[0].split(",")
+            ]
+            if not all(0 < q < 1 for q in wanted) or end <= start:
+                raise ValueError("need 0 < q < 1 and end > start")
+        except (KeyError, ValueError) as exc:
+            body = json.dumps({"error": "bad_request", "reason": f"start, end, q: {exc}"})
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [body.encode()]
+        count, quantiles = window.quantiles(start, end, wanted)
+        body = json.dumps({"count": count, "quantiles": {repr(q): v for q, v in quantiles.items()}})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body.encode()]
+
+    return app
 
 
 EXPORTER = Exporter()

@@ -20,15 +20,23 @@ flag                        environment                 default  meaning
 ``--seed-products``         ``LAB_SEED_PRODUCTS``       10000    catalog ids are 1..this
 ``--zipf-exponent``         ``SHOP_ZIPF_EXPONENT``      1.1      popularity skew (0 = uniform)
 ``--think-time``            ``SHOP_THINK_TIME``         0        closed loop: seconds between tasks
-``--target-rps-per-user``   ``SHOP_TARGET_RPS_PER_USER`` 0       > 0: open-loop-ish pacing
+``--target-rps-per-user``   ``SHOP_TARGET_RPS_PER_USER`` 0       > 0: open loop at users × this
+``--arrival-spacing``       ``SHOP_ARRIVAL_SPACING``    constant open loop: constant or poisson gaps
+``--rate-ramp-seconds``     ``SHOP_RATE_RAMP_SECONDS``  0        open loop: ramp to a new rate
+``--late-after``            ``SHOP_LATE_AFTER``         0.01     open loop: late after (s)
+``--drop-after``            ``SHOP_DROP_AFTER``         1.0      open loop: dropped after (s)
 ==========================  ==========================  =======  ===============================
 
 Popularity is Zipf-like: product ``k`` is requested with weight ``1 / k**s``, so a small
 head of the catalog takes most reads and the Redis cache in front of Postgres matters.
 
-With ``--target-rps-per-user R`` every user starts a task every ``1/R`` seconds whatever
-the response time (like ``constant_throughput``), so the offered load stays fixed while
-the system slows down: open loop, as long as there are enough users to hold the rate.
+With ``--target-rps-per-user R`` the load is an open loop (loadtests/arrivals.py): each
+Locust process schedules arrivals at ``R ×`` its users per second, due whatever the
+response time; a free user takes the next due arrival and sends it, and the latency is
+measured from the arrival's *intended* time, so a stalled server shows in the client's
+percentiles (no coordinated omission). Arrivals no user was free to send on time are
+counted as late, and those overdue by ``--drop-after`` as dropped (``locust_arrivals_total``).
+A rate change is a step, or a linear ramp over ``--rate-ramp-seconds``.
 Without it the users form a closed loop: each sends its next request when the previous
 one answered (after ``--think-time``).
 
@@ -48,7 +56,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import gevent
 import locust_exporter  # noqa: F401  (registers the Prometheus exporter's event hooks)
+from arrivals import IDLE_POLL_S, SCHEDULE, Slot
 from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 
@@ -63,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "zipf_exponent": 1.1,
     "think_time": 0.0,
     "target_rps_per_user": 0.0,
+    "arrival_spacing": "constant",
+    "rate_ramp_seconds": 0.0,
+    "late_after": 0.01,
+    "drop_after": 1.0,
 }
 PAGE_SIZES = (10, 20, 50)
 
@@ -104,7 +118,35 @@ def add_options(parser: LocustArgumentParser) -> None:
         type=float,
         env_var="SHOP_TARGET_RPS_PER_USER",
         default=DEFAULTS["target_rps_per_user"],
-        help="> 0: each user starts this many tasks per second (open-loop-ish pacing)",
+        help="> 0: open loop, arrivals at this rate × users (see loadtests/arrivals.py)",
+    )
+    group.add_argument(
+        "--arrival-spacing",
+        choices=("constant", "poisson"),
+        env_var="SHOP_ARRIVAL_SPACING",
+        default=DEFAULTS["arrival_spacing"],
+        help="open loop: constant gaps between arrivals, or exponential (Poisson arrivals)",
+    )
+    group.add_argument(
+        "--rate-ramp-seconds",
+        type=float,
+        env_var="SHOP_RATE_RAMP_SECONDS",
+        default=DEFAULTS["rate_ramp_seconds"],
+        help="open loop: a new rate is reached linearly over this many seconds (0 = a step)",
+    )
+    group.add_argument(
+        "--late-after",
+        type=float,
+        env_var="SHOP_LATE_AFTER",
+        default=DEFAULTS["late_after"],
+        help="open loop: an arrival no user could send within this many seconds is late",
+    )
+    group.add_argument(
+        "--drop-after",
+        type=float,
+        env_var="SHOP_DROP_AFTER",
+        default=DEFAULTS["drop_after"],
+        help="open loop: an arrival no user could send within this many seconds is dropped",
     )
 
 
@@ -125,34 +167,55 @@ class ShopUser(FastHttpUser):
     def on_start(self) -> None:
         self.customer = f"shopper-{random.getrandbits(32):08x}"
         self.orders: deque[str] = deque(maxlen=20)
-        self.next_due: float | None = None
+        self.context_extra: dict[str, Any] = {}
 
     def option(self, name: str) -> Any:
         options = self.environment.parsed_options
         return getattr(options, name, DEFAULTS[name]) if options else DEFAULTS[name]
 
     def wait_time(self) -> float:
-        rate = float(self.option("target_rps_per_user") or 0.0)
-        if rate <= 0:
-            self.next_due = None
-            return max(0.0, float(self.option("think_time") or 0.0))
-        period, now = 1.0 / rate, time.monotonic()
-        if self.next_due is None:  # first paced task: spread users over one period
-            self.next_due = now + random.random() * period
-        else:
-            self.next_due += period
-            if self.next_due < now - period:  # far behind (slow responses): no burst to catch up
-                self.next_due = now
-        return max(0.0, self.next_due - now)
+        if self.open_loop_rate() > 0:
+            return 0.0  # the arrival schedule paces the user (``next_arrival``)
+        return max(0.0, float(self.option("think_time") or 0.0))
+
+    def open_loop_rate(self) -> float:
+        return max(0.0, float(self.option("target_rps_per_user") or 0.0))
+
+    def next_arrival(self) -> Slot | None:
+        """Open loop: wait for this process's next due arrival (None: back to closed loop)."""
+        while (per_user := self.open_loop_rate()) > 0:
+            runner = self.environment.runner
+            users = runner.user_count if runner is not None else 1
+            SCHEDULE.spacing = self.option("arrival_spacing")
+            SCHEDULE.late_after = float(self.option("late_after"))
+            SCHEDULE.drop_after = float(self.option("drop_after"))
+            now = time.time()
+            SCHEDULE.set_rate(
+                per_user * max(1, users), now, ramp_s=float(self.option("rate_ramp_seconds"))
+            )
+            slot = SCHEDULE.take(now)
+            if slot is None:
+                gevent.sleep(IDLE_POLL_S)
+                continue
+            gevent.sleep(max(0.0, slot.intended - time.time()))
+            return slot
+        return None
 
     @task
     def shop(self) -> None:
+        slot = self.next_arrival()
+        self.context_extra = {} if slot is None else {"intended": slot.intended}
         weights = [max(0, int(self.option(f"weight_{a}"))) for a in ACTIONS]
         if sum(weights) == 0:
             weights = [int(DEFAULTS[f"weight_{a}"]) for a in ACTIONS]
         chosen = random.choices(ACTIONS, weights)[0]
         action: Callable[[], None] = getattr(self, METHODS[chosen])
         action()
+
+    def context(self) -> dict[str, Any]:
+        """Passed with every request to the ``request`` event: the intended send time of
+        an open-loop arrival, from which locust_exporter measures its latency."""
+        return self.context_extra
 
     def browse(self) -> None:
         product = popular_product(int(self.option("seed_products")), self.option("zipf_exponent"))

@@ -17,7 +17,7 @@ import time
 import pytest
 from rich.console import Console
 
-from lab.annotations import GrafanaAnnotator
+from lab.annotations import GrafanaAnnotator, grafana_access
 from lab.errors import PrometheusError
 from lab.events import Event
 from lab.lab import Lab
@@ -98,7 +98,7 @@ def test_watch_without_a_lab_says_so_and_fails() -> None:
 @pytest.mark.procs
 def test_annotations_without_grafana_cost_nothing(running_lab: Lab) -> None:
     """Natively there is no Grafana: the annotator must neither raise nor wait."""
-    annotator = GrafanaAnnotator(running_lab)
+    annotator = GrafanaAnnotator(lambda: grafana_access(running_lab.runtime))
     started = time.monotonic()
     for n in range(20):
         annotator.on_event(Event(kind="scale", message=f"scale api {n}", tags=("scale", "api")))

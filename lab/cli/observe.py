@@ -40,8 +40,6 @@ def watch(
 
 def links(lab: Lab) -> dict[str, object]:
     """Every URL a user may want, for the runtime in use."""
-    from lab.annotations import GRAFANA_USER, grafana_access
-
     lb = lab.runtime.endpoint("lb").url
     found: dict[str, object] = {
         "runtime": lab.runtime.name,
@@ -57,15 +55,32 @@ def links(lab: Lab) -> dict[str, object]:
             "natively use `lab watch` or the Prometheus UI"
         )
         return found
-    try:
-        access = grafana_access(lab)
-    except LabError as exc:
-        url = lab.runtime.endpoint("grafana").url
-        found["grafana"] = {"url": url, "user": GRAFANA_USER, "password": None}
-        found["grafana_note"] = f"password not readable: {exc.message}"
-    else:
-        found["grafana"] = {"url": access.url, "user": access.user, "password": access.password}
+    found["grafana"], notes = grafana_login(lab)
+    if notes:
+        found["grafana_note"] = "; ".join(notes)
     return found
+
+
+def grafana_login(lab: Lab) -> tuple[dict[str, object], list[str]]:
+    """Grafana's URL, user and generated password under Compose, and what is amiss."""
+    from lab.annotations import GRAFANA_USER, grafana_password
+
+    notes = []
+    try:
+        url = lab.runtime.endpoint("grafana").url
+    except LabError:
+        url = f"http://{lab.settings.bind_host}:{lab.settings.grafana_port}"
+        notes.append(
+            "Grafana is not running in this lab (its image is absent here; "
+            "`lab up` starts it when the image is present or can be pulled)"
+        )
+    password: str | None
+    try:
+        password = grafana_password(lab.runtime)
+    except LabError as exc:
+        password = None
+        notes.append(f"password not readable: {exc.message}")
+    return {"url": url, "user": GRAFANA_USER, "password": password}, notes
 
 
 def open_(
@@ -90,7 +105,8 @@ def open_(
         rows.append(("" if grafana else "Grafana", f"[dim]{found['grafana_note']}[/]"))
     rows.append(("Locust UI", f"{found['locust']}   (during a scenario run)"))
     for name, value in rows:
-        console.print(f"[bold]{name:<11}[/] {value}", highlight=False)
+        # soft_wrap: a URL or a password is never broken over two lines
+        console.print(f"[bold]{name:<11}[/] {value}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

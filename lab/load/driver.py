@@ -206,6 +206,10 @@ class LoadDriver:
     def pids(self) -> list[int]:
         return [r.pid for r in self._records if r.pid is not None]
 
+    def cpu(self) -> float | None:
+        """The ``lab.scenario.ports.Load`` name for ``cpu_cores``."""
+        return self.cpu_cores()
+
     def cpu_cores(self) -> float | None:
         """CPU used by the live Locust processes since the last call, in cores."""
         total, alive = 0.0, False

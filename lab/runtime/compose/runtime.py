@@ -19,7 +19,7 @@ from python_on_whales.exceptions import DockerException
 
 from lab.errors import ConfigError, LabCommandError, LabStateError
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
-from lab.runtime.compose import lb, state
+from lab.runtime.compose import lb, secrets, state
 from lab.runtime.compose.state import ComposeState
 from lab.runtime.native.state import StateStore
 from lab.settings import Settings
@@ -142,6 +142,11 @@ class ComposeRuntime:
     def replicas(self) -> Mapping[str, int]:
         st = state.load_state(self.settings.state_dir)
         return dict(st.replicas) if st else self._replicas(None)
+
+    def read_secret(self, name: str) -> str:
+        """One generated secret by name (``SecretReader``), from the project's secrets volume."""
+        docker = DockerClient(compose_project_name=self.project)
+        return secrets.read_secret(docker, self._containers(), name)
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         self.topology.get(service)

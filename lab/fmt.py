@@ -1,4 +1,4 @@
-"""How numbers read in reports, tables and the terminal (one place, so they agree)."""
+"""How numbers read in the CLI, ``lab watch`` and the reports: one place, so they agree."""
 
 from __future__ import annotations
 
@@ -55,3 +55,23 @@ def change(a: float | None, b: float | None) -> str:
     if ratio >= 2 or ratio <= 0.5:
         return f"×{ratio:.2g}"
     return f"{ratio - 1:+.0%}"
+
+
+def rate(value: float | None) -> str:
+    """A rate with one decimal (``312.3``), for live views where the unit is a heading."""
+    return NONE if value is None else f"{value:,.1f}"
+
+
+def pct1(ratio: float | None) -> str:
+    """A ratio as a percentage with one decimal (``0.4%``)."""
+    return NONE if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def size(value: float) -> str:
+    """Bytes in binary units: ``512 B``, ``126.4 MiB``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    step = 0
+    while value >= 1024 and step < len(units) - 1:
+        value /= 1024
+        step += 1
+    return f"{value:,.0f} B" if step == 0 else f"{value:,.1f} {units[step]}"

@@ -1,0 +1,45 @@
+"""Every default of the lab, declared once.
+
+``Settings`` (lab/settings.py), the scenario model, the runtimes and the CLI read these;
+the services (services/, which never import ``lab``) and ``compose.yaml`` repeat some of
+them, and tests/unit/test_defaults.py fails when any copy disagrees with this module.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- the service level objective ------------------------------------------------------------
+SLO_SECONDS: Final = 0.25
+"""p95 latency the API is expected to meet; the knee is where it breaks."""
+
+# -- topology --------------------------------------------------------------------------------
+MAX_REPLICAS: Final = 32
+"""Most instances of one scalable service (HAProxy's native config declares this many slots)."""
+API_REPLICAS: Final = 2
+WORKER_REPLICAS: Final = 2
+
+# -- the cost model (knobs) ------------------------------------------------------------------
+API_WORK: Final = "io"
+API_WORK_MS: Final = 40.0
+"""Work per request; with ``API_CONCURRENCY`` slots one replica serves at most
+``API_CONCURRENCY / (API_WORK_MS / 1000)`` = 100 req/s."""
+API_CONCURRENCY: Final = 4
+CACHE_TTL_S: Final = 30.0
+"""Product cache time to live; 0 disables the cache."""
+WORKER_WORK_MS: Final = 20.0
+WORKER_ACK_WAIT_S: Final = 10.0
+SEED_PRODUCTS: Final = 10_000
+
+# -- user-facing ports (127.0.0.1 unless the user asks otherwise) ---------------------------
+BIND_HOST: Final = "127.0.0.1"
+LB_PORT: Final = 8080
+PROMETHEUS_PORT: Final = 9090
+LOCUST_PORT: Final = 8089
+GRAFANA_PORT: Final = 3000
+
+# -- measuring -------------------------------------------------------------------------------
+SCRAPE_INTERVAL_S: Final = 1.0
+RULE_WINDOW_S: Final = 10.0
+"""The window of the ``lab:*:*10s`` recording rules (services/prometheus/rules.yml)."""
+READY_TIMEOUT_S: Final = 30.0

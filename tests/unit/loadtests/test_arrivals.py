@@ -1,0 +1,76 @@
+"""The open-loop arrival schedule, on a fake clock: due times, late and dropped arrivals."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from loadtests.arrivals import ArrivalSchedule
+
+
+def test_constant_rate_spaces_arrivals_evenly_and_on_time() -> None:
+    schedule = ArrivalSchedule()
+    schedule.set_rate(10.0, now=100.0)
+    slots = []
+    now = 100.0
+    for _ in range(5):
+        slot = schedule.take(now)
+        assert slot is not None
+        slots.append(slot.intended)
+        now = slot.intended  # a free user sleeps until it is due
+    assert slots == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
+    assert schedule.counts.as_dict() == {"on_time": 5, "late": 0, "dropped": 0}
+
+
+def test_arrivals_stay_due_when_the_users_are_busy() -> None:
+    """Coordinated omission avoided: a slow response does not move the next due time."""
+    schedule = ArrivalSchedule(late_after=0.01, drop_after=10.0)
+    schedule.set_rate(10.0, now=0.0)
+    assert schedule.take(0.0).intended == 0.0  # type: ignore[union-attr]
+    late = schedule.take(0.5)  # the only user came back after 0.5 s
+    assert late is not None and late.intended == pytest.approx(0.1) and late.late
+    assert schedule.take(0.5).intended == pytest.approx(0.2)  # type: ignore[union-attr]
+    assert schedule.counts.late == 2
+    assert schedule.counts.on_time == 1
+
+
+def test_arrivals_overdue_past_drop_after_are_dropped_and_counted() -> None:
+    schedule = ArrivalSchedule(drop_after=1.0)
+    schedule.set_rate(10.0, now=0.0)
+    schedule.take(0.0)
+    slot = schedule.take(3.0)  # 3 s without a free user: 0.1 .. 1.9 are beyond saving
+    assert slot is not None
+    assert slot.intended == pytest.approx(2.0)
+    assert schedule.counts.dropped == 19
+    assert slot.late
+
+
+def test_rate_zero_idles_and_restarts_from_now() -> None:
+    schedule = ArrivalSchedule()
+    assert schedule.take(5.0) is None
+    schedule.set_rate(4.0, now=5.0)
+    assert schedule.take(7.0).intended == 7.0  # type: ignore[union-attr]
+    schedule.set_rate(0.0, now=7.1)
+    assert schedule.take(7.5) is None
+    schedule.set_rate(2.0, now=9.0)
+    assert schedule.take(9.0).intended == 9.0  # type: ignore[union-attr]
+
+
+def test_ramp_moves_the_rate_linearly() -> None:
+    schedule = ArrivalSchedule()
+    schedule.set_rate(10.0, now=0.0)
+    schedule.set_rate(30.0, now=10.0, ramp_s=10.0)
+    assert schedule.rate_at(10.0) == pytest.approx(10.0)
+    assert schedule.rate_at(15.0) == pytest.approx(20.0)
+    assert schedule.rate_at(25.0) == pytest.approx(30.0)
+
+
+def test_poisson_spacing_has_the_asked_mean_rate() -> None:
+    schedule = ArrivalSchedule(spacing="poisson", rng=random.Random(7), drop_after=1e9)
+    schedule.set_rate(50.0, now=0.0)
+    times = [schedule.take(0.0).intended for _ in range(5000)]  # type: ignore[union-attr]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert sum(gaps) / len(gaps) == pytest.approx(1 / 50, rel=0.05)
+    assert max(gaps) > 4 / 50  # exponential gaps, not constant ones
