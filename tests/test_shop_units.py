@@ -284,7 +284,7 @@ def test_worker_http_answers_metrics_health_and_404() -> None:
     problem[0] = None
     assert server.respond("GET", "/healthz?x=1")[0] == 200
     status, content_type, body = server.respond("GET", "/metrics")
-    assert status == 200 and content_type.startswith("text/plain")
+    assert status == 200 and content_type == "text/plain; version=0.0.4; charset=utf-8"
     assert b'shop_queue_pending_messages{consumer="workers",stream="ORDERS"}' in body
     assert server.respond("GET", "/elsewhere")[0] == 404
     assert server.respond("POST", "/metrics")[0] == 405

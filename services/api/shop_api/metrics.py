@@ -9,6 +9,10 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# The text format ``generate_latest`` writes. prometheus_client >= 0.22 names 1.0.0 in its
+# CONTENT_TYPE_LATEST, which Prometheus servers before 3.0 do not know; this one they all do.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 # Latency buckets around typical web latencies; the SLO is added so that
 # "share of requests within the SLO" is exact rather than interpolated.
 BASE_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)

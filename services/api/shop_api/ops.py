@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from shop_api.errors import error_response
 from shop_api.lifecycle import Services
+from shop_api.metrics import CONTENT_TYPE
 from shop_api.models import ErrorBody, Health, Ready
 from shop_api.routes import services
 
@@ -24,10 +24,9 @@ PROBE_TIMEOUT_S = 1.0
 
 
 class MetricsResponse(Response):
-    """Prometheus' text format 0.0.4, which ``generate_latest`` writes (prometheus_client's
-    ``CONTENT_TYPE_LATEST`` names 1.0.0, which older Prometheus servers do not know)."""
+    """Prometheus' text format 0.0.4 (see ``shop_api.metrics.CONTENT_TYPE``)."""
 
-    media_type = CONTENT_TYPE_PLAIN_0_0_4
+    media_type = CONTENT_TYPE
 
 
 @router.get("/healthz", response_model=Health)
@@ -82,7 +81,7 @@ async def readyz(request: Request) -> Ready | JSONResponse:
     responses={
         200: {
             "description": "This replica's metrics (docs/contracts.md names them)",
-            "content": {CONTENT_TYPE_PLAIN_0_0_4: {"schema": {"type": "string"}}},
+            "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
         }
     },
 )
