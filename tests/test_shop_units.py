@@ -11,7 +11,7 @@ import json
 import stat
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from uuid import UUID
 
 import jsonschema
@@ -29,7 +29,7 @@ from shop_api.config import ApiSettings, ConfigError
 from shop_api.errors import ERROR_CODES, describe_validation, error_body
 from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
-from shop_api.models import MAX_ID, ErrorBody, OrderIn
+from shop_api.models import MAX_ID, ErrorBody, ErrorCode, OrderIn
 from shop_api.outbox import OrderMessage
 from shop_api.secrets import NAMES, ensure_secrets
 from shop_api.work import WorkLimiter, burn_cpu
@@ -202,6 +202,10 @@ def test_validation_reasons_are_one_readable_line() -> None:
 
 
 # --- errors and the OpenAPI document -------------------------------------------------
+
+
+def test_each_error_code_belongs_to_one_status() -> None:
+    assert sorted(ERROR_CODES.values()) == sorted(get_args(ErrorCode))
 
 
 @pytest.mark.parametrize("status", sorted(ERROR_CODES))
