@@ -1,6 +1,6 @@
 """The lab's journal: every event (up, scale, kill, phase, check) as one JSON line.
 
-Listeners (Grafana annotations, a run's own journal, the live view) subscribe with
+Listeners (Grafana annotations, a run folder's events.jsonl, the live view) subscribe with
 ``EventLog.subscribe``. A failing listener is logged and never stops the lab.
 """
 
@@ -49,8 +49,9 @@ Listener = Callable[[Event], None]
 class EventLog:
     """Appends events to a JSONL file and fans them out to listeners."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, now: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._now = now  # the clock events are stamped with (a fake one in unit tests)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
@@ -60,7 +61,7 @@ class EventLog:
         return lambda: self._listeners.remove(listener)
 
     def emit(self, kind: str, message: str, *, tags: tuple[str, ...] = (), **data: Any) -> Event:
-        event = Event(kind=kind, message=message, data=data, tags=tags)
+        event = Event(kind=kind, message=message, t=self._now(), data=data, tags=tags)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as out:
@@ -71,10 +72,3 @@ class EventLog:
             except Exception:
                 log.warning("event listener %r failed on %s", listener, kind, exc_info=True)
         return event
-
-    def read(self, since: float = 0.0) -> list[Event]:
-        if not self.path.exists():
-            return []
-        with self.path.open(encoding="utf-8") as lines:
-            events = [Event.from_json(line) for line in lines if line.strip()]
-        return [e for e in events if e.t >= since]

@@ -1,28 +1,39 @@
 """``Lab``: one object, built from settings, that hands out everything else.
 
-    lab = Lab(Settings.load())
+    lab = Lab(Settings.load(), listeners=[...])
     lab.runtime          # NativeRuntime or ComposeRuntime, chosen once
     lab.events           # the journal (.lab/events.jsonl) and its listeners
     lab.prometheus       # a client for the lab's Prometheus
+    lab.metrics()        # measurements by name (lab.scenario.measure.Measurer)
+    lab.load_driver()    # the Locust load generator for this lab (not started)
 
 Changes to the running system go through ``Lab`` (``lab.scale``, ``lab.kill``...) so
-that each is journalled and annotated, whoever asked for it (CLI or scenario runner).
+that each is journalled and seen by every listener (Grafana annotations: the CLI
+subscribes ``GrafanaAnnotator.on_event``), whoever asked for it (CLI or scenario runner).
+``Lab`` is the real implementation of the scenario engine's ``lab.scenario.ports.Lab``.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.errors import RuntimeUnavailable
-from lab.events import EventLog
+from lab.events import EventLog, Listener
 from lab.runtime.base import LabStatus, Runtime
 from lab.settings import Settings
 
 if TYPE_CHECKING:
+    from lab.load.driver import LoadDriver
     from lab.metrics.prom import PrometheusClient
+    from lab.run.timeseries import Table
+    from lab.scenario.measure import Measurer
+
+MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points
 
 
 def docker_engine_reason() -> str | None:
@@ -41,8 +52,9 @@ def docker_engine_reason() -> str | None:
 
 
 class Lab:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, listeners: Iterable[Listener] = ()) -> None:
         self.settings = settings
+        self._listeners = tuple(listeners)
 
     @cached_property
     def runtime_name(self) -> str:
@@ -74,9 +86,8 @@ class Lab:
     @cached_property
     def events(self) -> EventLog:
         log = EventLog(self.settings.state_dir / "events.jsonl")
-        from lab.annotations import GrafanaAnnotator, grafana_access
-
-        log.subscribe(GrafanaAnnotator(lambda: grafana_access(self.runtime)).on_event)
+        for listener in self._listeners:
+            log.subscribe(listener)
         return log
 
     @cached_property
@@ -89,6 +100,49 @@ class Lab:
         """Release client connections (the lab itself keeps running)."""
         if "prometheus" in vars(self):
             self.prometheus.close()
+
+    # -- what a scenario run reads and uses (lab.scenario.ports.Lab) ---------------------
+
+    def is_up(self) -> bool:
+        return self.runtime.is_up()
+
+    def replicas(self) -> Mapping[str, int]:
+        return self.runtime.replicas()
+
+    def answers(self, service: str, path: str) -> bool:
+        from lab.wait import http_ok
+
+        return http_ok(f"{self.runtime.endpoint(service).url}{path}")
+
+    def machine_cpu(self) -> float | None:
+        import psutil
+
+        return psutil.cpu_percent(None) / 100
+
+    def metrics(self) -> Measurer:
+        from lab.scenario.measure import Measurer
+
+        return Measurer(self.prometheus)
+
+    def load_driver(self) -> LoadDriver:
+        """The Locust load generator aimed at the load balancer (call ``start()``)."""
+        from lab.load.driver import LoadDriver
+
+        return LoadDriver(
+            self.settings, host_url=self.runtime.endpoint("lb").url, targets=self.runtime
+        )
+
+    def timeseries(self, start: float, end: float) -> Table:
+        """Every ``lab:`` rule over ``[start, end]`` (raises ``PrometheusError``)."""
+        from lab.run.timeseries import collect
+
+        step = max(self.settings.scrape_interval_s, math.ceil((end - start) / MAX_POINTS))
+        return collect(self.prometheus, start, end, step)
+
+    def render_report(self, run_dir: Path) -> Path:
+        from lab.report import render_run
+
+        return render_run(run_dir)
 
     # -- changes to the running system, journalled -------------------------------------
 

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     home: Path | None = Field(
         default=None, description="state, logs and data of the running lab (default .lab/)"
     )
-    runs_dir: Path | None = Field(default=None, description="where run bundles go (runs/)")
+    runs_dir: Path | None = Field(default=None, description="where run folders go (runs/)")
     runtime: RuntimeName = "auto"
     compose_project: str = "prodlab"
 

@@ -17,21 +17,21 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from lab import rules
 from lab.errors import PrometheusError
 from lab.metrics.prom import PrometheusClient, Sample
 
 ALL_RULES = '{__name__=~"lab:.+"}'
-RPS_RULE = "lab:api_requests:rate10s"
 HISTORY_S = 120
 
 
 @dataclass(frozen=True)
-class ClientView:
+class LoadView:
     """What the load generator (Locust) sees; present only while it runs."""
 
     users: float
     rps: float | None
-    failure_ratio: float | None
+    fail_ratio: float | None
     p95: float | None
 
 
@@ -56,39 +56,39 @@ class Snapshot:
     cache_hit_ratio: float | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # service → cores
     memory: dict[str, float] = field(default_factory=dict)  # service → bytes
-    client: ClientView | None = None
+    client: LoadView | None = None
 
     @classmethod
     def from_samples(cls, samples: list[Sample], t: float | None = None) -> Snapshot:
         """Build a snapshot from the samples of ``ALL_RULES``."""
-        rules = _Rules(samples)
-        users = rules.one("lab:locust_users")
+        found = _Rules(samples)
+        users = found.one(rules.LOCUST_USERS)
         client = None
         if users is not None:
-            client = ClientView(
+            client = LoadView(
                 users=users,
-                rps=rules.one("lab:locust_requests:rate10s"),
-                failure_ratio=rules.one("lab:locust_failures:ratio10s"),
-                p95=rules.one("lab:locust_latency_seconds:p95_10s"),
+                rps=found.one(rules.LOCUST_RPS),
+                fail_ratio=found.one(rules.LOCUST_FAILURE_RATIO),
+                p95=found.one(rules.LOCUST_P95),
             )
         return cls(
             t=time.time() if t is None else t,
-            rps=rules.one(RPS_RULE),
-            lb_rps=rules.one("lab:lb_requests:rate10s"),
-            p50=rules.one("lab:api_latency_seconds:p50_10s"),
-            p95=rules.one("lab:api_latency_seconds:p95_10s"),
-            p99=rules.one("lab:api_latency_seconds:p99_10s"),
-            error_ratio=rules.one("lab:api_errors:ratio10s"),
-            api_replicas=rules.one("lab:api_replicas:up"),
-            worker_replicas=rules.one("lab:worker_replicas:up"),
-            replicas=rules.by("lab:service_replicas:up", "job"),
-            queue_depth=rules.one("lab:queue_depth"),
-            queue_in_flight=rules.one("lab:queue_in_flight"),
-            orders_accepted=rules.one("lab:orders_accepted:rate10s"),
-            orders_processed=rules.one("lab:orders_processed:rate10s"),
-            cache_hit_ratio=rules.one("lab:cache_hit:ratio10s"),
-            cpu=rules.by("lab:process_cpu:rate10s", "service"),
-            memory=rules.by("lab:process_memory_bytes", "service"),
+            rps=found.one(rules.API_RPS),
+            lb_rps=found.one(rules.LB_RPS),
+            p50=found.one(rules.API_P50),
+            p95=found.one(rules.API_P95),
+            p99=found.one(rules.API_P99),
+            error_ratio=found.one(rules.API_ERROR_RATIO),
+            api_replicas=found.one(rules.API_REPLICAS),
+            worker_replicas=found.one(rules.WORKER_REPLICAS),
+            replicas=found.by(rules.SERVICE_REPLICAS, "job"),
+            queue_depth=found.one(rules.QUEUE_DEPTH),
+            queue_in_flight=found.one(rules.QUEUE_IN_FLIGHT),
+            orders_accepted=found.one(rules.ORDERS_ACCEPTED_RATE),
+            orders_processed=found.one(rules.ORDERS_PROCESSED_RATE),
+            cache_hit_ratio=found.one(rules.CACHE_HIT_RATIO),
+            cpu=found.by(rules.PROCESS_CPU, "service"),
+            memory=found.by(rules.PROCESS_MEMORY, "service"),
             client=client,
         )
 
@@ -135,7 +135,7 @@ class Watcher:
     def backfill(self, seconds: float = 60.0) -> None:
         """Seed the history from Prometheus, so the sparkline is full from the first frame."""
         end = time.time()
-        series = self.prom.query_range(RPS_RULE, end - seconds, end, max(self.interval, 1.0))
+        series = self.prom.query_range(rules.API_RPS, end - seconds, end, max(self.interval, 1.0))
         if series:
             self.history.extend(0.0 if math.isnan(v) else v for _, v in series[0].points)
 

@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from lab import fmt
 from lab.watch import Snapshot
 
 BLOCKS = "▁▂▃▄▅▆▇█"
-NO_DATA = "–"
 
 
 def sparkline(values: Iterable[float], width: int = 60) -> str:
@@ -23,27 +23,6 @@ def sparkline(values: Iterable[float], width: int = 60) -> str:
     if top <= 0:
         return BLOCKS[0] * len(points)
     return "".join(BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1)))] for v in points)
-
-
-def fmt_rate(value: float | None) -> str:
-    return NO_DATA if value is None else f"{value:,.1f}"
-
-
-def fmt_ms(seconds: float | None) -> str:
-    return NO_DATA if seconds is None else f"{seconds * 1000:,.0f} ms"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return NO_DATA if value is None else f"{value * 100:.1f}%"
-
-
-def fmt_bytes(value: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB")
-    step = 0
-    while value >= 1024 and step < len(units) - 1:
-        value /= 1024
-        step += 1
-    return f"{value:,.0f} B" if step == 0 else f"{value:,.1f} {units[step]}"
 
 
 def latency_style(seconds: float | None, slo: float) -> str:
@@ -73,31 +52,31 @@ def render(snap: Snapshot, history: Iterable[float], *, slo: float, source: str)
     main.add_row(
         "req/s",
         Text.assemble(
-            (fmt_rate(snap.rps), "bold cyan"), " API   ", (fmt_rate(snap.lb_rps), "cyan"), " LB"
+            (fmt.rate(snap.rps), "bold cyan"), " API   ", (fmt.rate(snap.lb_rps), "cyan"), " LB"
         ),
     )
     main.add_row("", Text(sparkline(history), style="cyan"))
     latency = Text()
     for name, value in (("p50", snap.p50), ("p95", snap.p95), ("p99", snap.p99)):
         latency.append(f"{name} ")
-        latency.append(fmt_ms(value), style=latency_style(value, slo))
+        latency.append(fmt.ms(value), style=latency_style(value, slo))
         latency.append("   ")
     latency.append(f"SLO {slo * 1000:,.0f} ms", style="dim")
     main.add_row("latency", latency)
     main.add_row(
-        "errors", Text(fmt_ratio(snap.error_ratio), style=ratio_style(snap.error_ratio, 0.01))
+        "errors", Text(fmt.pct1(snap.error_ratio), style=ratio_style(snap.error_ratio, 0.01))
     )
     replicas = "  ".join(f"{job} {count:.0f}" for job, count in snap.replicas.items())
-    main.add_row("replicas", replicas or NO_DATA)
+    main.add_row("replicas", replicas or fmt.NONE)
     main.add_row(
         "queue",
-        f"depth {fmt_rate(snap.queue_depth)}   in flight {fmt_rate(snap.queue_in_flight)}",
+        f"depth {fmt.rate(snap.queue_depth)}   in flight {fmt.rate(snap.queue_in_flight)}",
     )
     main.add_row(
         "orders/s",
-        f"accepted {fmt_rate(snap.orders_accepted)}   processed {fmt_rate(snap.orders_processed)}",
+        f"accepted {fmt.rate(snap.orders_accepted)}   processed {fmt.rate(snap.orders_processed)}",
     )
-    main.add_row("cache hits", fmt_ratio(snap.cache_hit_ratio))
+    main.add_row("cache hits", fmt.pct1(snap.cache_hit_ratio))
     parts: list[RenderableType] = [main, _resources(snap)]
     if snap.client is not None:
         parts.append(_client(snap, slo))
@@ -123,9 +102,9 @@ def _resources(snap: Snapshot) -> RenderableType:
         memory = snap.memory.get(service)
         table.add_row(
             service,
-            NO_DATA if cores is None else f"{cores:.2f}",
+            fmt.NONE if cores is None else f"{cores:.2f}",
             Text(bar, style="magenta"),
-            NO_DATA if memory is None else fmt_bytes(memory),
+            fmt.NONE if memory is None else fmt.size(memory),
         )
     return table
 
@@ -137,10 +116,10 @@ def _client(snap: Snapshot, slo: float) -> RenderableType:
     grid.add_row(
         "client view",
         Text.assemble(
-            f"users {c.users:.0f}   req/s {fmt_rate(c.rps)}   failures ",
-            (fmt_ratio(c.failure_ratio), ratio_style(c.failure_ratio, 0.01)),
+            f"users {c.users:.0f}   req/s {fmt.rate(c.rps)}   failures ",
+            (fmt.pct1(c.fail_ratio), ratio_style(c.fail_ratio, 0.01)),
             "   p95 ",
-            (fmt_ms(c.p95), latency_style(c.p95, slo)),
+            (fmt.ms(c.p95), latency_style(c.p95, slo)),
         ),
     )
     return grid

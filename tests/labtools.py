@@ -15,8 +15,8 @@ from lab import proc
 from lab.lab import Lab
 from lab.runtime.native.context import pg_binary
 
-# Every file of a run bundle (docs/contracts.md), as the runner and render_run write them.
-BUNDLE = (
+# Every file of a run folder (docs/contracts.md), as the runner and render_run write them.
+RUN_FILES = (
     "scenario.yaml",
     "events.jsonl",
     "timeseries.csv",

@@ -3,7 +3,7 @@
 On these 2-core machines the compose run sits at the edge of the 3x throughput check
 (3.03x and 2.87x in two runs): at four replicas Docker's health-check execs, dockerd and
 Locust share the cores with the API. So this test holds the run to what must always be
-true — every other check passes, the bundle is complete — and, when the throughput check
+true — every other check passes, the run folder is complete — and, when the throughput check
 fails, requires the verdict to name the resource that saturated, as the report must.
 It also holds the client-side view: Locust runs on the host, and its exporter must reach
 the Prometheus container (registered through the runtime), so ``timeseries.csv`` has
@@ -23,7 +23,7 @@ import pytest
 
 from lab.lab import Lab
 from tests.conftest import LabHome, make_home
-from tests.labtools import BUNDLE
+from tests.labtools import RUN_FILES
 from tests.test_compose_runtime import compose_settings, project_leftovers
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
@@ -67,15 +67,17 @@ def test_scale_out_quick_on_compose(home: LabHome) -> None:
     assert "Traceback" not in done.stderr
     runs = sorted(home.runs.glob("*-scale-out"))
     assert len(runs) == 1, runs
-    missing = [name for name in BUNDLE if not (runs[0] / name).exists()]
+    missing = [name for name in RUN_FILES if not (runs[0] / name).exists()]
     assert not missing
     verdict = json.loads((runs[0] / "verdict.json").read_text())
     assert verdict["runtime"] == "compose"
     assert (verdict["passed"] is True) == (done.returncode == 0)
     failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
     assert set(failed) <= {MACHINE_BOUND}, failed
+    saturation = verdict["saturation"]  # computed on every run
+    assert saturation is not None and saturation["detail"], saturation
     if failed:
-        assert verdict["saturation"], "a check the machine could not reach names no resource"
+        assert saturation["resource"], "a check the machine could not reach names a resource"
     scaled = next(p for p in verdict["phases"] if p["name"] == "scale-4")
     assert scaled["replicas"]["api"] == 4
     with (runs[0] / "timeseries.csv").open(newline="", encoding="utf-8") as handle:

@@ -1,6 +1,6 @@
-"""Run reports from a synthetic but realistic bundle: files, JUnit, HTML, plots, CLI.
+"""Run reports from a synthetic but realistic run folder: files, JUnit, HTML, plots, CLI.
 
-The bundle is written the way the scenario runner writes it: ``Verdict.write`` for
+The run folder is written the way the scenario runner writes it: ``Verdict.write`` for
 verdict.json, ``Event.to_json`` lines, ``write_timeseries`` with the contract's columns,
 and Locust's own CSV headers. No processes are started.
 """
@@ -28,11 +28,20 @@ from lab.errors import LabError
 from lab.events import Event
 from lab.lab import Lab
 from lab.metrics.prom import PrometheusClient
-from lab.report import list_runs, load_bundle, render_run, resolve_run
+from lab.report import list_runs, read_run, render_run, resolve_run
 from lab.report.plots import TIMELINE
-from lab.report.timeseries import COLUMNS, collect, read_timeseries, write_timeseries
-from lab.scenario.verdict import CheckResult, ClientView, Knee, KneeStep, PhaseResult, Verdict
-from tests.labtools import BUNDLE, Traffic, wait_until
+from lab.run.folder import RunFolder
+from lab.run.timeseries import COLUMNS, collect, read_timeseries, write_timeseries
+from lab.run.verdict import (
+    CheckResult,
+    ClientView,
+    Knee,
+    KneeStep,
+    PhaseResult,
+    Saturation,
+    Verdict,
+)
+from tests.labtools import RUN_FILES, Traffic, wait_until
 
 PROJECT = Path(__file__).resolve().parent.parent
 STARTED = 1_764_000_000.0
@@ -80,7 +89,7 @@ def load_model(t: float, speed: float) -> tuple[float, float]:
     return rps, (0.025 + 1.5 * max(0.0, demand / capacity - 1)) * wobble
 
 
-def write_bundle(run_dir: Path, *, speed: float = 1.0, orders_ok: bool = True) -> Verdict:
+def write_run_folder(run_dir: Path, *, speed: float = 1.0, orders_ok: bool = True) -> Verdict:
     run_dir.mkdir(parents=True)
     (run_dir / "scenario.yaml").write_text("name: scale-out\n", encoding="utf-8")
     duration = PLAN[-1].end
@@ -188,13 +197,13 @@ def write_bundle(run_dir: Path, *, speed: float = 1.0, orders_ok: bool = True) -
         ],
         phases=phases,
         knee=Knee(True, knee.users, knee.rps, knee.p95, steps),
-        saturation={
-            "resource": "API concurrency",
-            "value": 1.0,
-            "threshold": 0.9,
-            "phase": "find-knee",
-            "detail": "API concurrency reached 100% in find-knee; peaks: machine CPU 61%",
-        },
+        saturation=Saturation(
+            resource="API concurrency",
+            value=1.0,
+            threshold=0.9,
+            phase="find-knee",
+            detail="API concurrency reached 100% in find-knee; peaks: machine CPU 61%",
+        ),
     )
     verdict.write(run_dir / "verdict.json")
     with (run_dir / "events.jsonl").open("w", encoding="utf-8") as out:
@@ -266,14 +275,14 @@ def write_locust_csvs(run_dir: Path, speed: float) -> None:
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Verdict]:
     run_dir = tmp_path_factory.mktemp("runs") / "20251124-160000-scale-out"
-    verdict = write_bundle(run_dir, orders_ok=False)
+    verdict = write_run_folder(run_dir, orders_ok=False)
     render_run(run_dir)
     return run_dir, verdict
 
 
-def test_render_writes_every_bundle_file(rendered: tuple[Path, Verdict]) -> None:
+def test_render_writes_every_run_file(rendered: tuple[Path, Verdict]) -> None:
     run_dir, _ = rendered
-    for name in BUNDLE:
+    for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
     assert len(list((run_dir / "plots").glob("*.png"))) == N_PLOTS
     assert not list(run_dir.rglob("*.tmp"))
@@ -322,15 +331,15 @@ def test_summary_tells_the_story(rendered: tuple[Path, Verdict]) -> None:
     assert "API concurrency reached 100%" in summary
 
 
-def test_bundle_loads_back_what_was_written(rendered: tuple[Path, Verdict]) -> None:
+def test_run_folder_reads_back_what_was_written(rendered: tuple[Path, Verdict]) -> None:
     run_dir, verdict = rendered
-    bundle = load_bundle(run_dir)
-    assert bundle.verdict.to_json() == json.loads((run_dir / "verdict.json").read_text())
-    assert bundle.verdict.to_json() == verdict.to_json()
-    assert [s.name for s in bundle.spans()] == [p.name for p in PLAN]
-    assert [m.label for m in bundle.markers()] == ["api 1 → 2", "api 2 → 4", "kill worker-1"]
-    assert bundle.locust.total is not None and bundle.locust.total.requests == 41713
-    assert len(bundle.locust.history) == PLAN[-1].end - 1 + 1
+    run = read_run(run_dir)
+    assert run.verdict.to_json() == json.loads((run_dir / "verdict.json").read_text())
+    assert run.verdict.to_json() == verdict.to_json()
+    assert [s.name for s in run.spans()] == [p.name for p in PLAN]
+    assert [m.label for m in run.markers()] == ["api 1 → 2", "api 2 → 4", "kill worker-1"]
+    assert run.locust.total is not None and run.locust.total.requests == 41713
+    assert len(run.locust.history) == PLAN[-1].end - 1 + 1
 
 
 def test_timeseries_columns_follow_the_contract(tmp_path: Path) -> None:
@@ -353,7 +362,7 @@ def test_timeseries_columns_follow_the_contract(tmp_path: Path) -> None:
 
 def test_missing_timeseries_and_locust_files_still_render(tmp_path: Path) -> None:
     run_dir = tmp_path / "20251124-170000-scale-out"
-    write_bundle(run_dir)
+    write_run_folder(run_dir)
     for name in (
         "timeseries.csv",
         "locust_stats.csv",
@@ -364,7 +373,7 @@ def test_missing_timeseries_and_locust_files_still_render(tmp_path: Path) -> Non
         (run_dir / name).unlink()
     from lab.report.plots import render_plots
 
-    plots = {p.name: p.has_data for p in render_plots(load_bundle(run_dir), tmp_path / "p")}
+    plots = {p.name: p.has_data for p in render_plots(read_run(run_dir), tmp_path / "p")}
     # replicas fall back to what each phase measured; throughput vs replicas is per phase
     assert plots == {name: name in ("replicas", "scaling") for name in plots}
     page = render_run(run_dir).read_text(encoding="utf-8")
@@ -374,7 +383,7 @@ def test_missing_timeseries_and_locust_files_still_render(tmp_path: Path) -> Non
 
 def test_aborted_run_fails_in_junit(tmp_path: Path) -> None:
     run_dir = tmp_path / "20251124-180000-scale-out"
-    write_bundle(run_dir)
+    write_run_folder(run_dir)
     raw = json.loads((run_dir / "verdict.json").read_text())
     raw.update(aborted="interrupted (Ctrl-C)", passed=False, ended=0.0)
     raw["phases"][-1]["end"] = 0.0
@@ -387,8 +396,8 @@ def test_aborted_run_fails_in_junit(tmp_path: Path) -> None:
 
 
 def test_list_and_resolve_runs(tmp_path: Path) -> None:
-    write_bundle(tmp_path / "20251124-160000-scale-out")
-    write_bundle(tmp_path / "20251124-170000-scale-out", orders_ok=False)
+    write_run_folder(tmp_path / "20251124-160000-scale-out")
+    write_run_folder(tmp_path / "20251124-170000-scale-out", orders_ok=False)
     (tmp_path / "20251124-180000-worker-failure").mkdir()  # interrupted before its verdict
     (tmp_path / "compare-a-vs-b.html").write_text("")
     runs = list_runs(tmp_path)
@@ -404,8 +413,8 @@ def test_list_and_resolve_runs(tmp_path: Path) -> None:
 
 
 def test_cli_runs_json_and_compare(tmp_path: Path) -> None:
-    write_bundle(tmp_path / "20251124-160000-scale-out")
-    write_bundle(tmp_path / "20251124-170000-scale-out", speed=0.8, orders_ok=False)
+    write_run_folder(tmp_path / "20251124-160000-scale-out")
+    write_run_folder(tmp_path / "20251124-170000-scale-out", speed=0.8, orders_ok=False)
     env = {"LAB_RUNS_DIR": str(tmp_path), "LAB_HOME": str(tmp_path / ".lab")}
     runner = CliRunner()
 
@@ -428,7 +437,7 @@ def test_cli_runs_json_and_compare(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_lab_report_subprocess(tmp_path: Path) -> None:
     run_dir = tmp_path / "20251124-160000-scale-out"
-    write_bundle(run_dir)
+    write_run_folder(run_dir)
     env = {"PATH": "/usr/bin:/bin", "LAB_RUNS_DIR": str(tmp_path), "LAB_HOME": str(tmp_path)}
     lab = str(PROJECT / ".venv" / "bin" / "lab")
     done = subprocess.run([lab, "report", "latest"], env=env, capture_output=True, text=True)
@@ -454,8 +463,8 @@ def test_collect_from_a_running_lab(running_lab: Lab, tmp_path: Path) -> None:
             assert wait_until(lambda: (prom.scalar("lab:api_requests:rate10s") or 0) > 0, 30)
             assert wait_until(lambda: len(prom.query("lab:process_cpu:rate10s")) >= 3, 30)
         end = time.time()
+        RunFolder(tmp_path).write_timeseries(collect(prom, end - 20, end, 1.0))
         path = tmp_path / "timeseries.csv"
-        collect(prom, end - 20, end, 1.0, path)
     finally:
         prom.close()
     series = read_timeseries(path)

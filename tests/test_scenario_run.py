@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from tests.conftest import LabHome
-from tests.labtools import BUNDLE
+from tests.labtools import RUN_FILES
 
 LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
 
@@ -50,7 +50,7 @@ def locust_processes(home: LabHome, since: float) -> list[psutil.Process]:
 @pytest.mark.procs
 @pytest.mark.e2e
 @pytest.mark.timeout(600)
-def test_scale_out_quick_passes_and_writes_the_bundle(lab_home: LabHome) -> None:
+def test_scale_out_quick_passes_and_writes_the_run_folder(lab_home: LabHome) -> None:
     started = time.time()
     done = lab(lab_home, "scenario", "scale-out", "--profile", "quick", timeout=540)
     output = done.stdout[-4000:] + done.stderr[-4000:]
@@ -58,7 +58,7 @@ def test_scale_out_quick_passes_and_writes_the_bundle(lab_home: LabHome) -> None
     assert "PASSED" in done.stdout
 
     run = only_run(lab_home)
-    for name in BUNDLE:
+    for name in RUN_FILES:
         assert (run / name).is_file() and (run / name).stat().st_size > 0, name
     assert f"report: {run / 'report.html'}" in done.stdout.replace("\n", "")
 

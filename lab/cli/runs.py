@@ -1,4 +1,4 @@
-"""`lab runs`, `lab report RUN`, `lab compare RUN_A RUN_B`: the run bundles in runs/."""
+"""`lab runs`, `lab report RUN`, `lab compare RUN_A RUN_B`: the run folders in runs/."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from lab import fmt
 from lab.cli.context import console
-from lab.report import fmt
 from lab.settings import Settings
 
 RunArg = Annotated[
@@ -54,7 +54,7 @@ def runs(
 
 
 def report(run: RunArg = "latest") -> None:
-    """Render a run's report again from its bundle (no running lab needed); prints its path."""
+    """Render a run's report again from its run folder (no running lab needed); prints its path."""
     from lab.report import render_run, resolve_run
 
     run_dir = resolve_run(Settings.load().runs_path, run)

@@ -15,13 +15,14 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lab.cli.context import console
+from lab import fmt
+from lab.cli.context import annotated, console
 from lab.errors import ConfigError, ScenarioError
 from lab.events import Event
+from lab.run.verdict import Verdict
 from lab.scenario.loader import LoadedScenario, load_scenario
 from lab.scenario.model import Scenario
 from lab.scenario.progress import Progress
-from lab.scenario.verdict import Verdict
 from lab.settings import Settings
 
 
@@ -138,7 +139,7 @@ def run(
 
     settings = Settings.load(runtime=runtime)
     loaded = load(name, profile, settings)  # before anything starts
-    lab = Lab(scenario_settings(settings, loaded.scenario))
+    lab = annotated(Lab(scenario_settings(settings, loaded.scenario)))
     view = LiveView(console, loaded.scenario)
     runner = ScenarioRunner(
         lab, loaded, on_progress=view.update, on_event=view.event, down_after=down
@@ -190,14 +191,14 @@ class LiveView:
     def update(self, p: Progress) -> None:
         if self.live is None:
             return
-        p95 = "-" if p.p95 is None else f"{p.p95 * 1000:.0f} ms"
+        p95 = fmt.ms(p.p95)
         over = p.p95 is not None and p.p95 > p.slo
         numbers = Table.grid(padding=(0, 3))
         for _ in range(5):
             numbers.add_column()
         numbers.add_row(
             f"users [bold]{p.users}[/]",
-            f"req/s [bold]{p.rps or 0:.0f}[/]",
+            f"req/s [bold]{fmt.rate(p.rps)}[/]",
             f"p95 [bold {'red' if over else 'green'}]{p95}[/] / SLO {p.slo * 1000:.0f} ms",
             "replicas " + " ".join(f"{k}={v}" for k, v in sorted(p.replicas.items())),
             f"{p.elapsed:.0f} s elapsed, ≤ {p.remaining:.0f} s left",
@@ -207,42 +208,38 @@ class LiveView:
 
 
 def print_verdict(verdict: Verdict) -> None:
-    phases = Table(title="phases", title_justify="left")
+    phases = Table(title="phases (measured)", title_justify="left")
     for column in ("phase", "users", "replicas", "req/s", "p50", "p95", "errors"):
         phases.add_column(column, justify="left" if column == "phase" else "right")
     for p in verdict.phases:
         phases.add_row(
             p.name,
             str(p.users),
-            " ".join(f"{k}={v}" for k, v in sorted(p.replicas.items())),
-            _num(p.rps, "{:.0f}"),
-            _num(p.p50, "{:.0f} ms", 1000),
-            _num(p.p95, "{:.0f} ms", 1000),
-            _num(p.error_ratio, "{:.2%}"),
+            fmt.replicas(p.replicas),
+            fmt.rate(p.rps),
+            fmt.ms(p.p50),
+            fmt.ms(p.p95),
+            fmt.pct(p.error_ratio),
         )
     console.print(phases)
     if verdict.knee is not None:
         k = verdict.knee
-        where = (
-            f"{k.users} users, {_num(k.rps, '{:.0f}')} req/s, p95 {_num(k.p95, '{:.0f}', 1000)} ms"
-        )
+        where = f"{k.users} users, {fmt.rps(k.rps)}, p95 {fmt.ms(k.p95)}"
         console.print(f"knee: {where}" if k.found else f"no knee up to {k.users} users")
     table = Table(title="verdict", title_justify="left")
     for column in ("check", "result", "value", "threshold", "detail"):
         table.add_column(column, overflow="fold")
     for c in verdict.checks:
         mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
-        table.add_row(c.name, mark, _num(c.value, "{:.4g}"), c.threshold, c.detail)
+        table.add_row(c.name, mark, fmt.num(c.value), c.threshold, c.detail)
     console.print(table)
-    if verdict.saturation:
-        console.print(f"[yellow]saturation:[/] {verdict.saturation.get('detail')}")
+    if verdict.saturation is not None:
+        style = "yellow" if verdict.saturation.resource else "dim"
+        console.print(f"[{style}]saturation:[/] {verdict.saturation.detail}")
     if verdict.aborted:
         console.print(f"[red]aborted:[/] {verdict.aborted}")
-    console.print("[bold green]PASSED[/]" if verdict.passed else "[bold red]FAILED[/]")
-
-
-def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
-    return "-" if value is None else fmt.format(value * scale)
+    color = "green" if verdict.passed else "red"
+    console.print(f"[bold {color}]{fmt.verdict(verdict.passed, verdict.aborted)}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,16 +1,14 @@
-"""The runs folder: list the bundles in it and find one by name, path or ``latest``."""
+"""The runs folder: list the run folders in it and find one by name, path or ``latest``."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.report.bundle import load_verdict
-
-RUN_NAME = re.compile(r"^(?P<stamp>\d{8}-\d{6})-(?P<scenario>.+?)(?:-(?P<n>\d{1,2}))?$")
+from lab.run.folder import RUN_NAME, VERDICT_FILE, run_dirs
+from lab.run.reader import read_verdict
 
 
 @dataclass(frozen=True)
@@ -43,22 +41,15 @@ class RunSummary:
         return data
 
 
-def run_dirs(runs_dir: Path) -> list[Path]:
-    """Bundle folders, oldest first (their names start with a timestamp)."""
-    if not runs_dir.is_dir():
-        return []
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and RUN_NAME.match(p.name))
-
-
 def summarize(run_dir: Path) -> RunSummary:
     match = RUN_NAME.match(run_dir.name)
     scenario = match["scenario"] if match else run_dir.name
-    if not (run_dir / "verdict.json").is_file():
+    if not (run_dir / VERDICT_FILE).is_file():
         return RunSummary(
             run_dir.name, run_dir, scenario, None, None, None, None, None, None, None, 0, 0
         )
     try:
-        v, _ = load_verdict(run_dir / "verdict.json")
+        v = read_verdict(run_dir / VERDICT_FILE)
     except LabError:
         return RunSummary(
             run_dir.name,

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from lab.report import fmt
-from lab.report.bundle import Bundle, load_bundle
+from lab import fmt, rules
+from lab.fsio import atomic_write_text
 from lab.report.html import CSS, table
 from lab.report.plots import finish, line, new_figure
-from lab.scenario.verdict import CheckResult, PhaseResult
+from lab.run.reader import RunRecord, read_run
+from lab.run.verdict import CheckResult, PhaseResult
 
 CHECK_HEADER = ("check", "A", "B", "A value", "B value", "change")
 PHASE_HEADER = (
@@ -50,8 +51,8 @@ class PhaseDiff:
 
 @dataclass(frozen=True)
 class Comparison:
-    a: Bundle
-    b: Bundle
+    a: RunRecord
+    b: RunRecord
     checks: list[CheckDiff]
     phases: list[PhaseDiff]
 
@@ -83,7 +84,7 @@ class Comparison:
 
 
 def compare_runs(a_dir: Path, b_dir: Path) -> Comparison:
-    a, b = load_bundle(a_dir), load_bundle(b_dir)
+    a, b = read_run(a_dir), read_run(b_dir)
     checks = [
         CheckDiff(name, _named(a.verdict.checks, name), _named(b.verdict.checks, name))
         for name in _names(a.verdict.checks, b.verdict.checks)
@@ -100,13 +101,13 @@ def write_compare_html(comp: Comparison, path: Path) -> None:
     runs = [
         (
             side,
-            bundle.name,
-            bundle.verdict.scenario,
-            bundle.verdict.profile,
-            fmt.verdict(bundle.verdict.passed, bundle.verdict.aborted),
-            fmt.rps(bundle.peak_rps()),
+            run.name,
+            run.verdict.scenario,
+            run.verdict.profile,
+            fmt.verdict(run.verdict.passed, run.verdict.aborted),
+            fmt.rps(run.peak_rps()),
         )
-        for side, bundle in (("A", a), ("B", b))
+        for side, run in (("A", a), ("B", b))
     ]
     parts = [
         f"<h1>Compare {escape(a.name)} vs {escape(b.name)}</h1>",
@@ -116,15 +117,15 @@ def write_compare_html(comp: Comparison, path: Path) -> None:
         "<h2>Phases</h2>",
         table(PHASE_HEADER, comp.phase_rows()),
         "<h2>Over time</h2>",
-        _figure(comp, "Throughput (server)", "req/s", "lab:api_requests:rate10s", 1.0),
-        _figure(comp, "p95 latency (server)", "ms", "lab:api_latency_seconds:p95_10s", 1000.0),
+        _figure(comp, "Throughput (server)", "req/s", rules.API_RPS, 1.0),
+        _figure(comp, "p95 latency (server)", "ms", rules.API_P95, 1000.0),
     ]
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(a.name)} vs {escape(b.name)}</title><style>{CSS}</style></head>"
         "<body>\n" + "\n".join(parts) + "\n</body></html>\n"
     )
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
 
 
 def _figure(comp: Comparison, title: str, unit: str, rule: str, scale: float) -> str:

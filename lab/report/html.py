@@ -7,8 +7,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from lab.report import fmt
-from lab.report.bundle import Bundle
+from lab import fmt
 from lab.report.plots import Plot
 from lab.report.summary import (
     CHECK_HEADER,
@@ -21,6 +20,7 @@ from lab.report.summary import (
     phase_rows,
     saturation_text,
 )
+from lab.run.reader import RunRecord
 
 CSS = """
 body { font: 15px/1.5 system-ui, sans-serif; max-width: 1180px; margin: 2em auto;
@@ -55,33 +55,33 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], classes: Sequenc
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render_html(bundle: Bundle, plots: Sequence[Plot]) -> str:
-    v = bundle.verdict
+def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
+    v = run.verdict
     status = fmt.verdict(v.passed, v.aborted)
     meta = (
         f"scenario <code>{escape(v.scenario)}</code> · profile <code>{escape(v.profile)}</code>"
         f" · runtime <code>{escape(v.runtime)}</code> · {escape(fmt.when(v.started))}"
-        f" · {escape(fmt.duration(bundle.duration))} · SLO p95 &lt; {escape(fmt.ms(v.slo_seconds))}"
-        f" · run <code>{escape(bundle.name)}</code>"
+        f" · {escape(fmt.duration(run.duration))} · SLO p95 &lt; {escape(fmt.ms(v.slo_seconds))}"
+        f" · run <code>{escape(run.name)}</code>"
     )
     parts = [
         f"<h1>{escape(v.title)} <span class='badge {status}'>{status}</span></h1>",
         f"<p class='meta'>{meta}</p>",
         f"<p class='concept'>{escape(v.concept)}</p>",
-        f"<p><strong>{escape(headline(bundle))}</strong></p>",
+        f"<p><strong>{escape(headline(run))}</strong></p>",
         "<h2>Checks</h2>",
-        table(CHECK_HEADER, check_rows(bundle), ["pass" if c.passed else "fail" for c in v.checks]),
+        table(CHECK_HEADER, check_rows(run), ["pass" if c.passed else "fail" for c in v.checks]),
         "<h2>Phases</h2>",
-        table(PHASE_HEADER, phase_rows(bundle)),
+        table(PHASE_HEADER, phase_rows(run)),
         "<dl>",
         *(f"<dt>{escape(p.name)}</dt><dd>{escape(p.narrative)}</dd>" for p in v.phases),
         "</dl>",
         "<h2>Knee</h2>",
-        f"<p>{escape(knee_text(bundle))}</p>",
+        f"<p>{escape(knee_text(run))}</p>",
     ]
-    if rows := knee_rows(bundle):
+    if rows := knee_rows(run):
         parts.append(table(KNEE_HEADER, rows))
-    if (note := saturation_text(bundle)) is not None:
+    if (note := saturation_text(run)) is not None:
         parts += ["<h2>Saturation</h2>", f"<p>{escape(note)}</p>"]
     parts.append("<h2>Over time</h2>")
     parts.append(
@@ -95,8 +95,8 @@ def render_html(bundle: Bundle, plots: Sequence[Plot]) -> str:
         )
         img = f"<img alt='{escape(plot.title)}' src='{data_uri(plot.path)}'>"
         parts.append(f"<figure>{img}{caption}</figure>")
-    parts += _load_generator(bundle)
-    parts += _timeline(bundle)
+    parts += _load_generator(run)
+    parts += _timeline(run)
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -105,8 +105,8 @@ def render_html(bundle: Bundle, plots: Sequence[Plot]) -> str:
     )
 
 
-def _load_generator(bundle: Bundle) -> list[str]:
-    locust = bundle.locust
+def _load_generator(run: RunRecord) -> list[str]:
+    locust = run.locust
     if not locust.requests and not locust.failures:
         return []
     rows = [
@@ -130,12 +130,12 @@ def _load_generator(bundle: Bundle) -> list[str]:
     return parts
 
 
-def _timeline(bundle: Bundle) -> list[str]:
-    if not bundle.events:
+def _timeline(run: RunRecord) -> list[str]:
+    if not run.events:
         return []
     rows = [
-        (f"{bundle.since_start(e.t):+.1f} s", e.kind, e.message)
-        for e in sorted(bundle.events, key=lambda e: e.t)
+        (f"{run.since_start(e.t):+.1f} s", e.kind, e.message)
+        for e in sorted(run.events, key=lambda e: e.t)
     ]
     return [
         "<h2>Timeline</h2>",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lab.report import fmt
-from lab.scenario.verdict import Verdict
+from lab import fmt
+from lab.fsio import atomic_write_bytes
+from lab.run.verdict import Verdict
 
 
 def write_junit(verdict: Verdict, path: Path) -> None:
@@ -62,6 +63,4 @@ def write_junit(verdict: Verdict, path: Path) -> None:
         ET.SubElement(props, "property", {"name": name, "value": value})
     suite.extend(cases)
     ET.indent(suites)
-    tmp = path.with_suffix(".tmp")
-    ET.ElementTree(suites).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    atomic_write_bytes(path, ET.tostring(suites, encoding="utf-8", xml_declaration=True))

@@ -1,4 +1,4 @@
-"""The report's plots, drawn from a loaded bundle into ``plots/*.png``.
+"""The report's plots, drawn from a loaded run into ``plots/*.png``.
 
 Every timeline plot shares the x axis (seconds since the run started), shades each phase
 and labels it, and draws a dashed line at each scale/fault event. A plot whose series are
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.report.bundle import Bundle
-from lab.report.timeseries import TimeSeries
+from lab import rules
+from lab.run.reader import RunRecord
+from lab.run.timeseries import TimeSeries
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,23 +35,23 @@ class Plot:
     has_data: bool
 
 
-Draw = Callable[["Axes", Bundle], bool]  # draws what it has; False = nothing to draw
+Draw = Callable[["Axes", RunRecord], bool]  # draws what it has; False = nothing to draw
 
 
-def render_plots(bundle: Bundle, out_dir: Path) -> list[Plot]:
+def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
     """Draw every plot into ``out_dir``; returns them in report order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = []
     for name, title, unit, draw in TIMELINE:
         fig, ax = new_figure()
-        has_data = draw(ax, bundle)
-        ax.set_xlim(0, max(bundle.duration, 1.0))
+        has_data = draw(ax, run)
+        ax.set_xlim(0, max(run.duration, 1.0))
         ax.set_xlabel("seconds since start")
         finish(ax, title, unit, has_data)
-        mark_phases(ax, bundle)
+        mark_phases(ax, run)
         plots.append(save(fig, out_dir, name, title, has_data))
     fig, ax = new_figure()
-    has_data = draw_scaling(ax, bundle)
+    has_data = draw_scaling(ax, run)
     finish(ax, "Throughput vs API replicas", "req/s", has_data)
     plots.append(save(fig, out_dir, "scaling", "Throughput vs API replicas", has_data))
     return plots
@@ -85,13 +86,13 @@ def save(fig: Figure, out_dir: Path, name: str, title: str, has_data: bool) -> P
     return Plot(name, title, path, has_data)
 
 
-def mark_phases(ax: Axes, bundle: Bundle) -> None:
+def mark_phases(ax: Axes, run: RunRecord) -> None:
     """Shade every phase (alternating colours, name on top) and mark scale/fault events."""
     trans = ax.get_xaxis_transform()
     bottom, top = ax.get_ylim()
     ax.set_ylim(bottom, top + (top - bottom) * 0.12)  # room for the phase names
-    total = max(bundle.duration, 1.0)
-    for i, span in enumerate(bundle.spans()):
+    total = max(run.duration, 1.0)
+    for i, span in enumerate(run.spans()):
         ax.axvspan(span.start, span.end, color=PHASE_COLORS[i % 2], alpha=0.07, lw=0)
         narrow = (span.end - span.start) < 0.08 * total
         ax.text(
@@ -105,7 +106,7 @@ def mark_phases(ax: Axes, bundle: Bundle) -> None:
             color="#333333",
             clip_on=True,
         )
-    for marker in bundle.markers():
+    for marker in run.markers():
         ax.axvline(marker.t, color="#555555", linestyle="--", linewidth=0.8, alpha=0.7)
         ax.text(
             marker.t,
@@ -124,13 +125,13 @@ def mark_phases(ax: Axes, bundle: Bundle) -> None:
 
 
 def line(
-    ax: Axes, bundle: Bundle, rule: str, label: str, *, scale: float = 1.0, style: str = "-"
+    ax: Axes, run: RunRecord, rule: str, label: str, *, scale: float = 1.0, style: str = "-"
 ) -> bool:
-    series = bundle.series
+    series = run.series
     values = series.get(rule) if series else None
     if series is None or values is None:
         return False
-    return plot(ax, rel_times(bundle, series), [v * scale for v in values], label, style)
+    return plot(ax, rel_times(run, series), [v * scale for v in values], label, style)
 
 
 def plot(ax: Axes, t: Sequence[float], values: Sequence[float], label: str, style: str) -> bool:
@@ -141,72 +142,68 @@ def plot(ax: Axes, t: Sequence[float], values: Sequence[float], label: str, styl
     return True
 
 
-def rel_times(bundle: Bundle, series: TimeSeries) -> list[float]:
-    return [bundle.since_start(t) for t in series.t]
+def rel_times(run: RunRecord, series: TimeSeries) -> list[float]:
+    return [run.since_start(t) for t in series.t]
 
 
 def history(
-    bundle: Bundle, pick: Callable[[float | None, int], float | None]
+    run: RunRecord, pick: Callable[[float | None, int], float | None]
 ) -> tuple[list[float], list[float]]:
     """A series from Locust's per-second history (the fallback when Prometheus has none)."""
-    points = bundle.locust.history
-    t = [bundle.since_start(p.t) for p in points]
+    points = run.locust.history
+    t = [run.since_start(p.t) for p in points]
     values = [pick(p.rps, p.users) for p in points]
     return t, [math.nan if v is None else v for v in values]
 
 
-def draw_throughput(ax: Axes, bundle: Bundle) -> bool:
-    drawn = line(ax, bundle, "lab:api_requests:rate10s", "server (API replicas)")
-    drawn |= line(ax, bundle, "lab:lb_requests:rate10s", "load balancer", style=":")
-    client = line(ax, bundle, "lab:locust_requests:rate10s", "client (Locust)", style="--")
+def draw_throughput(ax: Axes, run: RunRecord) -> bool:
+    drawn = line(ax, run, rules.API_RPS, "server (API replicas)")
+    drawn |= line(ax, run, rules.LB_RPS, "load balancer", style=":")
+    client = line(ax, run, rules.LOCUST_RPS, "client (Locust)", style="--")
     if not client:
-        t, values = history(bundle, lambda r, _: r)
+        t, values = history(run, lambda r, _: r)
         client = plot(ax, t, values, "client (Locust CSV)", "--")
     return drawn or client
 
 
-def draw_latency(ax: Axes, bundle: Bundle) -> bool:
+def draw_latency(ax: Axes, run: RunRecord) -> bool:
     drawn = False
-    for q in ("p50", "p95", "p99"):
-        drawn |= line(ax, bundle, f"lab:api_latency_seconds:{q}_10s", f"server {q}", scale=1000)
-    if not line(
-        ax, bundle, "lab:locust_latency_seconds:p95_10s", "client p95", scale=1000, style="--"
-    ):
-        points = bundle.locust.history
-        t = [bundle.since_start(p.t) for p in points]
+    for q, rule in (("p50", rules.API_P50), ("p95", rules.API_P95), ("p99", rules.API_P99)):
+        drawn |= line(ax, run, rule, f"server {q}", scale=1000)
+    if not line(ax, run, rules.LOCUST_P95, "client p95", scale=1000, style="--"):
+        points = run.locust.history
+        t = [run.since_start(p.t) for p in points]
         p95 = [math.nan if p.p95 is None else p.p95 * 1000 for p in points]
         drawn |= plot(ax, t, p95, "client p95 (Locust CSV)", "--")
     else:
         drawn = True
-    slo = bundle.verdict.slo_seconds * 1000
+    slo = run.verdict.slo_seconds * 1000
     ax.axhline(slo, color="#c44e52", linewidth=1.2, label=f"SLO {slo:.0f} ms")
     return drawn
 
 
-def draw_errors(ax: Axes, bundle: Bundle) -> bool:
-    drawn = line(ax, bundle, "lab:api_errors:ratio10s", "server 5xx", scale=100)
-    drawn |= line(
-        ax, bundle, "lab:locust_failures:ratio10s", "client failures", scale=100, style="--"
-    )
+def draw_errors(ax: Axes, run: RunRecord) -> bool:
+    drawn = line(ax, run, rules.API_ERROR_RATIO, "server 5xx", scale=100)
+    drawn |= line(ax, run, rules.LOCUST_FAILURE_RATIO, "client failures", scale=100, style="--")
     if drawn:
         ax.set_ylim(bottom=0)
     return drawn
 
 
-def draw_users(ax: Axes, bundle: Bundle) -> bool:
-    if line(ax, bundle, "lab:locust_users", "users", style="steps"):
+def draw_users(ax: Axes, run: RunRecord) -> bool:
+    if line(ax, run, rules.LOCUST_USERS, "users", style="steps"):
         return True
-    t, values = history(bundle, lambda _, users: float(users))
+    t, values = history(run, lambda _, users: float(users))
     return plot(ax, t, values, "users (Locust CSV)", "steps")
 
 
-def draw_replicas(ax: Axes, bundle: Bundle) -> bool:
-    drawn = line(ax, bundle, "lab:api_replicas:up", "api", style="steps")
-    drawn |= line(ax, bundle, "lab:worker_replicas:up", "worker", style="steps")
+def draw_replicas(ax: Axes, run: RunRecord) -> bool:
+    drawn = line(ax, run, rules.API_REPLICAS, "api", style="steps")
+    drawn |= line(ax, run, rules.WORKER_REPLICAS, "worker", style="steps")
     if not drawn:  # what the phases measured, held over each phase
-        for service in sorted({s for p in bundle.verdict.phases for s in p.replicas}):
+        for service in sorted({s for p in run.verdict.phases for s in p.replicas}):
             t, values = [], []
-            for span, phase in zip(bundle.spans(), bundle.verdict.phases, strict=True):
+            for span, phase in zip(run.spans(), run.verdict.phases, strict=True):
                 t += [span.start, span.end]
                 values += [float(phase.replicas.get(service, 0))] * 2
             drawn |= plot(ax, t, values, f"{service} (per phase)", "steps")
@@ -215,24 +212,24 @@ def draw_replicas(ax: Axes, bundle: Bundle) -> bool:
     return drawn
 
 
-def draw_queue(ax: Axes, bundle: Bundle) -> bool:
-    drawn = line(ax, bundle, "lab:queue_depth", "pending (queue depth)")
-    drawn |= line(ax, bundle, "lab:queue_in_flight", "in flight (ack pending)", style="--")
+def draw_queue(ax: Axes, run: RunRecord) -> bool:
+    drawn = line(ax, run, rules.QUEUE_DEPTH, "pending (queue depth)")
+    drawn |= line(ax, run, rules.QUEUE_IN_FLIGHT, "in flight (ack pending)", style="--")
     return drawn
 
 
-def draw_cache(ax: Axes, bundle: Bundle) -> bool:
-    drawn = line(ax, bundle, "lab:cache_hit:ratio10s", "hit ratio", scale=100)
+def draw_cache(ax: Axes, run: RunRecord) -> bool:
+    drawn = line(ax, run, rules.CACHE_HIT_RATIO, "hit ratio", scale=100)
     if drawn:
         ax.set_ylim(0, 105)
     return drawn
 
 
-def draw_cpu(ax: Axes, bundle: Bundle) -> bool:
-    series = bundle.series
+def draw_cpu(ax: Axes, run: RunRecord) -> bool:
+    series = run.series
     if series is None:
         return False
-    t, drawn = rel_times(bundle, series), False
+    t, drawn = rel_times(run, series), False
     for service, values in sorted(series.by_prefix("cpu").items()):
         drawn |= plot(ax, t, values, service, "-")
     return drawn
@@ -250,11 +247,11 @@ TIMELINE: tuple[tuple[str, str, str, Draw], ...] = (
 )
 
 
-def draw_scaling(ax: Axes, bundle: Bundle) -> bool:
+def draw_scaling(ax: Axes, run: RunRecord) -> bool:
     """The best throughput measured at each API replica count, with linear scaling for
     reference (from the best req/s per replica seen at the fewest replicas)."""
     best: dict[int, tuple[float, str]] = {}
-    for p in bundle.verdict.phases:
+    for p in run.verdict.phases:
         api = p.replicas.get("api")
         if p.rps is not None and api and p.rps > best.get(api, (-1.0, ""))[0]:
             best[api] = (p.rps, p.name)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.report import fmt
-from lab.report.bundle import Bundle
+from lab import fmt
+from lab.fsio import atomic_write_text
+from lab.run.reader import RunRecord
 
 CHECK_HEADER = ("check", "result", "value", "wanted", "detail")
 PHASE_HEADER = (
@@ -21,7 +22,7 @@ PHASE_HEADER = (
 )
 
 
-def check_rows(bundle: Bundle) -> list[tuple[str, ...]]:
+def check_rows(run: RunRecord) -> list[tuple[str, ...]]:
     return [
         (
             c.name,
@@ -30,11 +31,11 @@ def check_rows(bundle: Bundle) -> list[tuple[str, ...]]:
             c.threshold,
             c.detail,
         )
-        for c in bundle.verdict.checks
+        for c in run.verdict.checks
     ]
 
 
-def phase_rows(bundle: Bundle) -> list[tuple[str, ...]]:
+def phase_rows(run: RunRecord) -> list[tuple[str, ...]]:
     return [
         (
             p.name,
@@ -47,12 +48,12 @@ def phase_rows(bundle: Bundle) -> list[tuple[str, ...]]:
             fmt.rps(p.client.rps),
             fmt.ms(p.client.p95),
         )
-        for p in bundle.verdict.phases
+        for p in run.verdict.phases
     ]
 
 
-def headline(bundle: Bundle) -> str:
-    v = bundle.verdict
+def headline(run: RunRecord) -> str:
+    v = run.verdict
     failed = [c.name for c in v.checks if not c.passed]
     if v.aborted:
         return f"The run was aborted: {v.aborted}."
@@ -63,19 +64,19 @@ def headline(bundle: Bundle) -> str:
     return f"All {len(v.checks)} checks passed."
 
 
-def knee_text(bundle: Bundle) -> str:
-    knee = bundle.verdict.knee
+def knee_text(run: RunRecord) -> str:
+    knee = run.verdict.knee
     if knee is None:
         return "No knee: p95 stayed under the SLO at every load tried (or none was searched)."
     return (
         f"The knee is at {knee.users} users: {fmt.rps(knee.rps)} with p95 {fmt.ms(knee.p95)}, "
-        f"past the SLO of {fmt.ms(bundle.verdict.slo_seconds)}. Beyond it, more users only "
+        f"past the SLO of {fmt.ms(run.verdict.slo_seconds)}. Beyond it, more users only "
         "queue: throughput stays flat while latency climbs."
     )
 
 
-def knee_rows(bundle: Bundle) -> list[tuple[str, ...]]:
-    knee = bundle.verdict.knee
+def knee_rows(run: RunRecord) -> list[tuple[str, ...]]:
+    knee = run.verdict.knee
     return [
         (str(s.users), fmt.rps(s.rps), fmt.ms(s.server_p95), fmt.ms(s.client_p95))
         for s in (knee.steps if knee else ())
@@ -85,46 +86,46 @@ def knee_rows(bundle: Bundle) -> list[tuple[str, ...]]:
 KNEE_HEADER = ("users", "server req/s", "server p95", "client p95")
 
 
-def saturation_text(bundle: Bundle) -> str | None:
-    sat = bundle.saturation
+def saturation_text(run: RunRecord) -> str | None:
+    sat = run.verdict.saturation
     if sat is None:
         return None
     return sat.detail or (f"{sat.resource} saturated" if sat.resource else "nothing saturated")
 
 
-def write_summary(bundle: Bundle, path: Path) -> None:
-    v = bundle.verdict
+def write_summary(run: RunRecord, path: Path) -> None:
+    v = run.verdict
     lines = [
         f"# {v.title}",
         "",
         f"**{fmt.verdict(v.passed, v.aborted)}** · scenario `{v.scenario}` · profile "
         f"`{v.profile}` · runtime `{v.runtime}` · {fmt.when(v.started)} · "
-        f"{fmt.duration(bundle.duration)} · SLO p95 < {fmt.ms(v.slo_seconds)}",
+        f"{fmt.duration(run.duration)} · SLO p95 < {fmt.ms(v.slo_seconds)}",
         "",
         v.concept,
         "",
-        headline(bundle),
+        headline(run),
         "",
         "## Checks",
         "",
-        *table(CHECK_HEADER, check_rows(bundle)),
+        *table(CHECK_HEADER, check_rows(run)),
         "",
         "## Phases",
         "",
-        *table(PHASE_HEADER, phase_rows(bundle)),
+        *table(PHASE_HEADER, phase_rows(run)),
         "",
         *(f"- **{p.name}**: {p.narrative}" for p in v.phases if p.narrative),
         "",
         "## Knee",
         "",
-        knee_text(bundle),
+        knee_text(run),
     ]
-    if rows := knee_rows(bundle):
+    if rows := knee_rows(run):
         lines += ["", *table(KNEE_HEADER, rows)]
-    if (note := saturation_text(bundle)) is not None:
+    if (note := saturation_text(run)) is not None:
         lines += ["", "## Saturation", "", note]
     lines += ["", "Plots: `plots/*.png`; everything in one page: `report.html`.", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines))
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

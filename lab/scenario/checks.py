@@ -1,4 +1,4 @@
-"""Evaluate checks, and find the saturated resource when one fails.
+"""Evaluate checks, and find the saturated resource (on every run).
 
 A check reads one number (a phase measure, a PromQL expression, Locust's stats or the
 knee), compares it with its threshold and says why in ``detail``.
@@ -9,11 +9,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from lab.scenario.measure import Measurer, Window
+from lab.run.verdict import CheckResult, PhaseResult, Saturation, Verdict
+from lab.scenario.measure import Window
 from lab.scenario.model import Check
-from lab.scenario.verdict import CheckResult, PhaseResult, Verdict
+
+if TYPE_CHECKING:
+    from lab.scenario.ports import Metrics
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -28,7 +31,7 @@ SATURATED = 0.9  # share of a core (or of the machine) from which a resource cou
 def evaluate(
     check: Check,
     verdict: Verdict,
-    measurer: Measurer,
+    measurer: Metrics,
     *,
     current: PhaseResult | None,
     run_window: Window,
@@ -45,7 +48,7 @@ def evaluate(
 def _read(
     check: Check,
     verdict: Verdict,
-    measurer: Measurer,
+    measurer: Metrics,
     current: PhaseResult | None,
     run_window: Window,
     client: Mapping[str, float | None],
@@ -105,31 +108,21 @@ class ResourcePeaks:
 
 
 RESOURCES = {
-    "load generator CPU": "share of one core used by Locust (one process per core)",
+    "load generator CPU": "share of a core used by each Locust process, on average",
     "API CPU": "share of one core used by the busiest API replica",
     "machine CPU": "share of all cores in use on this machine",
 }
 
 
-def saturation(peaks: ResourcePeaks) -> dict[str, Any] | None:
-    """The first resource (in the order above) that ran full, or what was seen."""
+def saturation(peaks: ResourcePeaks) -> Saturation | None:
+    """The first resource (in the order above) that ran full, or what was seen; None
+    when nothing was measured at all."""
     if not peaks.peaks:
         return None
     seen = ", ".join(f"{name} {value:.0%}" for name, (value, _) in peaks.peaks.items())
     for resource, meaning in RESOURCES.items():
         value, phase = peaks.peaks.get(resource, (0.0, ""))
         if value >= SATURATED:
-            return {
-                "resource": resource,
-                "value": round(value, 3),
-                "threshold": SATURATED,
-                "phase": phase,
-                "detail": f"{resource} reached {value:.0%} ({meaning}) in {phase}; peaks: {seen}",
-            }
-    return {
-        "resource": None,
-        "value": None,
-        "threshold": SATURATED,
-        "phase": None,
-        "detail": f"no resource ran full; peaks: {seen}",
-    }
+            detail = f"{resource} reached {value:.0%} ({meaning}) in {phase}; peaks: {seen}"
+            return Saturation(resource, round(value, 3), SATURATED, phase, detail)
+    return Saturation(None, None, SATURATED, None, f"no resource ran full; peaks: {seen}")

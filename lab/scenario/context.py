@@ -1,37 +1,21 @@
-"""What every step of a run shares: the lab, the load, the verdict being written, and
-what was changed (to undo). ``evaluate`` and ``record`` turn a check into a journalled result.
+"""What every step of a run shares: the lab, the load, the metrics, the clock, the
+verdict being written, and what was changed (to undo). ``evaluate`` and ``record`` turn a
+check into a journalled result.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from lab.lab import Lab
+from lab.run.verdict import CheckResult, PhaseResult, Verdict
 from lab.scenario import checks
-from lab.scenario.measure import Measurer, Window
+from lab.scenario.measure import Window
 from lab.scenario.model import Check, Scenario
+from lab.scenario.ports import Clock, Lab, Load, Metrics, Stats
 from lab.scenario.progress import Progress
-from lab.scenario.verdict import CheckResult, PhaseResult, Verdict
 
-
-class Stats(Protocol):
-    users: int
-    rps: float
-    fail_ratio: float
-    p50: float | None
-    p95: float | None
-    p99: float | None
-
-
-class Load(Protocol):
-    """What the runner needs of ``lab.load.driver.LoadDriver``."""
-
-    def swarm(self, users: int, spawn_rate: float, *, target_rps: float | None = None) -> None: ...
-
-    def stats(self) -> Stats: ...
+TICK_S = 1.0  # how often a waiting step reads live numbers and tells the live view
 
 
 @dataclass
@@ -47,13 +31,14 @@ class RunContext:
     lab: Lab
     scenario: Scenario
     load: Load
-    measurer: Measurer
+    metrics: Metrics
+    clock: Clock
     verdict: Verdict
     changes: Changes
     peaks: checks.ResourcePeaks
     on_progress: Callable[[Progress], None]
-    load_cpu: Callable[[], float | None]
     planned_left: float
+    tick_s: float = TICK_S
 
 
 def evaluate(
@@ -72,9 +57,9 @@ def evaluate(
     return checks.evaluate(
         check,
         ctx.verdict,
-        ctx.measurer,
+        ctx.metrics,
         current=current,
-        run_window=Window(ctx.verdict.started, time.time()),
+        run_window=Window(ctx.verdict.started, ctx.clock.time()),
         client=client,
     )
 

@@ -1,58 +1,61 @@
-"""The knee: raise users step by step until p95 crosses the SLO, measuring each step.
+"""The knee search, a step of its own: raise users step by step until p95 crosses the
+threshold (the SLO by default), measuring each step.
 
-The knee is found by measurement, never written down: each step holds its users, then
-reads throughput and p95 (the worse of the server's and the client's view) at its end.
+Inputs: the ``find_knee`` step, the threshold, the settle time. Result: a ``Knee``. The
+knee is found by measurement, never written down: each step holds its users, then reads
+throughput and p95 (the worse of the server's and the client's view) over its steady end.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from lab.scenario.measure import steady_window
+from lab.run.verdict import Knee, KneeStep
 from lab.scenario.model import FindKneeStep
-from lab.scenario.verdict import Knee, KneeStep
-
-if TYPE_CHECKING:
-    from lab.scenario.steps import PhaseRunner
+from lab.scenario.phase import PhaseRun
 
 
-def find_knee(runner: PhaseRunner, step: FindKneeStep) -> None:
-    """Run ``step`` within the phase that ``runner`` runs; sets ``verdict.knee``."""
-    threshold = step.threshold or runner.ctx.scenario.slo_seconds
-    done: list[KneeStep] = []
-    steps = step.user_steps()
-    for i, users in enumerate(steps):
-        runner.step_label = f"find_knee {users} users"
-        runner.set_users(users, step.spawn_rate)
-        runner.hold(step.hold)
-        window = steady_window(
-            runner.last_change, runner.last_change, runner.ctx.scenario.settle, time.time()
+@dataclass(frozen=True)
+class KneeSearch:
+    step: FindKneeStep
+    threshold: float  # p95 seconds
+
+    def run(self, phase: PhaseRun) -> Knee:
+        """Drive the load through ``phase`` and return what was found."""
+        done: list[KneeStep] = []
+        metrics, events = phase.ctx.metrics, phase.ctx.lab.events
+        for users in self.step.user_steps():
+            phase.step_label = f"find_knee {users} users"
+            phase.set_users(users, self.step.spawn_rate)
+            phase.hold(self.step.hold)
+            window = phase.steady_window()
+            rps = metrics.rule("rps", window)
+            server = metrics.rule("p95", window)
+            client = metrics.rule("client_p95", window)
+            worst = max((v for v in (server, client) if v is not None), default=None)
+            done.append(KneeStep(users, rps, worst, server, client))
+            crossed = worst is not None and worst > self.threshold
+            events.emit(
+                "knee_step",
+                f"{users} users: {rps or 0:.0f} req/s, p95 {(worst or 0) * 1000:.0f} ms",
+                users=users,
+                rps=rps,
+                p95=worst,
+                crossed=crossed,
+                tags=("knee",),
+            )
+            if crossed:
+                break
+        last = done[-1]
+        found = last.p95 is not None and last.p95 > self.threshold
+        message = (
+            f"knee at {last.users} users ({last.rps or 0:.0f} req/s)"
+            if found
+            else f"no knee up to {last.users} users"
         )
-        rps = runner.ctx.measurer.rule("rps", window)
-        server = runner.ctx.measurer.rule("p95", window)
-        client = runner.ctx.measurer.rule("client_p95", window)
-        worst = max((v for v in (server, client) if v is not None), default=None)
-        done.append(KneeStep(users, rps, worst, server, client))
-        crossed = worst is not None and worst > threshold
-        runner.ctx.lab.events.emit(
-            "knee_step",
-            f"{users} users: {rps or 0:.0f} req/s, p95 {(worst or 0) * 1000:.0f} ms",
-            users=users,
-            rps=rps,
-            p95=worst,
-            crossed=crossed,
-            tags=("knee",),
-        )
-        if crossed:
-            runner.ctx.planned_left -= step.hold * (len(steps) - i - 1)
-            break
-    last = done[-1]
-    found = last.p95 is not None and last.p95 > threshold
-    runner.ctx.verdict.knee = Knee(found, last.users, last.rps, last.p95, tuple(done))
-    message = (
-        f"knee at {last.users} users ({last.rps or 0:.0f} req/s)"
-        if found
-        else f"no knee up to {last.users} users"
-    )
-    runner.ctx.lab.events.emit("knee", message, users=last.users, found=found, tags=("knee",))
+        events.emit("knee", message, users=last.users, found=found, tags=("knee",))
+        return Knee(found, last.users, last.rps, last.p95, tuple(done))
+
+    def skipped_seconds(self, knee: Knee) -> float:
+        """Planned hold time the search did not need (it stopped at the knee)."""
+        return self.step.hold * (len(self.step.user_steps()) - len(knee.steps))

@@ -2,7 +2,7 @@
 
     loaded = load_scenario(Path("scenarios/scale-out.yaml"), profile="quick")
     loaded.scenario        # a validated Scenario, profile applied
-    loaded.as_run_yaml()   # what goes into the run bundle as scenario.yaml
+    loaded.as_run_yaml()   # what goes into the run folder as scenario.yaml
 
 Nothing here starts anything: a file is valid (for every profile) or it is refused.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from lab import defaults
 from lab.errors import ScenarioError
 from lab.scenario.model import STEP_KINDS, Name, Profile, Scenario
 
@@ -45,7 +46,7 @@ class _Header(BaseModel):
     """The part of a file needed before the rest can be validated."""
 
     model_config = ConfigDict(extra="ignore")
-    slo_seconds: float = Field(default=0.25, gt=0)
+    slo_seconds: float = Field(default=defaults.SLO_SECONDS, gt=0)
     vars: dict[Name, float] = Field(default_factory=dict)
     profiles: dict[Name, Profile] = Field(default_factory=lambda: {"full": Profile()})
 

@@ -2,7 +2,8 @@
 
 A phase is measured from the last change in it (load, scale, fault) plus ``settle``
 seconds, to its end: the 10-second rules need that long to forget the previous regime.
-A window too short to average falls back to the rule's value at the end.
+A window too short to average falls back to the rule's value at the end. ``Measurer``
+is the real ``lab.scenario.ports.Metrics``.
 """
 
 from __future__ import annotations
@@ -12,26 +13,25 @@ import math
 import time
 from dataclasses import dataclass
 
+from lab import rules
 from lab.errors import PrometheusError
 from lab.metrics.prom import PrometheusClient
 
 log = logging.getLogger(__name__)
 
 RULES = {
-    "rps": "lab:api_requests:rate10s",
-    "p50": "lab:api_latency_seconds:p50_10s",
-    "p95": "lab:api_latency_seconds:p95_10s",
-    "p99": "lab:api_latency_seconds:p99_10s",
-    "error_ratio": "lab:api_errors:ratio10s",
-    "users": "lab:locust_users",
-    "client_rps": "lab:locust_requests:rate10s",
-    "client_p95": "lab:locust_latency_seconds:p95_10s",
-    "client_fail_ratio": "lab:locust_failures:ratio10s",
-    "cpu_api": 'lab:process_cpu:rate10s{service="api"}',
+    "rps": rules.API_RPS,
+    "p50": rules.API_P50,
+    "p95": rules.API_P95,
+    "p99": rules.API_P99,
+    "error_ratio": rules.API_ERROR_RATIO,
+    "users": rules.LOCUST_USERS,  # what the load generator ran, not what was asked
+    "client_rps": rules.LOCUST_RPS,
+    "client_p95": rules.LOCUST_P95,
+    "client_fail_ratio": rules.LOCUST_FAILURE_RATIO,
+    "cpu_api": f'{rules.PROCESS_CPU}{{service="api"}}',
 }
 MIN_WINDOW_S = 2.0
-# The recording rules average over 10 s: a phase shorter than that has no value of its own.
-RULE_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ class Window:
 
 
 def steady_window(phase_start: float, last_change: float, settle: float, end: float) -> Window:
-    """The part of a phase worth measuring: from ``settle`` s after the last change."""
-    return Window(max(phase_start, last_change + settle), end)
+    """The part of a phase worth measuring: from ``settle`` s after the last change (an
+    empty window at ``end`` when the phase ended sooner: then a measure is its value now)."""
+    return Window(min(max(phase_start, last_change + settle), end), end)
 
 
 def clean(value: float | None) -> float | None:
@@ -70,8 +71,23 @@ class Measurer:
             expr = f"max({rule})"
         return self.expr(expr)
 
-    def all(self, window: Window | None) -> dict[str, float | None]:
-        return {key: self.rule(key, window) for key in RULES}
+    def replicas(self, window: Window | None = None) -> dict[str, int]:
+        """Healthy instances per service, averaged over ``window`` and rounded."""
+        seconds = 0.0 if window is None else time.time() - window.start
+        if seconds >= MIN_WINDOW_S:
+            expr = f"avg_over_time({rules.SERVICE_REPLICAS}[{round(seconds)}s])"
+        else:
+            expr = rules.SERVICE_REPLICAS
+        try:
+            samples = self.prom.query(expr)
+        except PrometheusError as exc:
+            log.warning("query failed: %s: %s", expr, exc)
+            return {}
+        return {
+            s.labels["job"]: round(s.value)
+            for s in samples
+            if "job" in s.labels and clean(s.value) is not None
+        }
 
     def expr(self, expr: str) -> float | None:
         """The value of ``expr`` now; None when it has no data or Prometheus hiccups

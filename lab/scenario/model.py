@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from lab import defaults
+
 _VAR = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
 _DURATION = re.compile(r"^(?P<n>-?\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
@@ -88,12 +90,12 @@ class Strict(BaseModel):
 class Topology(Strict):
     """The system the scenario needs; the lab is booted (or reconciled) to match."""
 
-    work: Literal["io", "cpu"] = "io"
-    work_ms: Annotated[float, Field(ge=0)] = 40.0
-    concurrency: Annotated[int, Field(ge=1, le=1024)] = 4
+    work: Literal["io", "cpu"] = defaults.API_WORK
+    work_ms: Annotated[float, Field(ge=0)] = defaults.API_WORK_MS
+    concurrency: Annotated[int, Field(ge=1, le=1024)] = defaults.API_CONCURRENCY
     cache_ttl_s: Annotated[float, Field(ge=0)] | None = None
     worker_work_ms: Annotated[float, Field(ge=0)] | None = None
-    replicas: dict[Name, Annotated[int, Field(ge=0, le=32)]] = Field(
+    replicas: dict[Name, Annotated[int, Field(ge=0, le=defaults.MAX_REPLICAS)]] = Field(
         default_factory=lambda: {"api": 1}, description="starting replicas per service"
     )
 
@@ -137,7 +139,7 @@ class HoldStep(Strict):
 class ScaleStep(Strict):
     kind: Literal["scale"]
     service: Name
-    replicas: Annotated[int, Field(ge=0, le=32)]
+    replicas: Annotated[int, Field(ge=0, le=defaults.MAX_REPLICAS)]
 
 
 class FaultStep(Strict):
@@ -268,7 +270,7 @@ class Scenario(Strict):
     title: Annotated[str, Field(min_length=1)]
     concept: Annotated[str, Field(min_length=1, description="the backend idea it teaches")]
     description: str = ""
-    slo_seconds: Annotated[float, Field(gt=0, le=60)] = 0.25
+    slo_seconds: Annotated[float, Field(gt=0, le=60)] = defaults.SLO_SECONDS
     settle: Timeout = Field(
         default=10.0, description="seconds skipped after each change before measuring"
     )

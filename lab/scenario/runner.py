@@ -1,13 +1,16 @@
 """``ScenarioRunner``: the lifecycle of one scenario run, as chaostoolkit runs an experiment.
 
     1. boot the lab with the scenario's topology, or reconcile a running lab's replicas
+       (refused when its knobs differ from the scenario's: ``knobs``)
     2. steady state: the API answers through the load balancer, Prometheus sees it
-    3. phases and their steps, under load from Locust; then the final checks
+    3. phases and their steps (``steps``), under load; then the final checks and the
+       saturated resource
     4. always (end, error, Ctrl-C): stop the load, restore replica counts and faulted
-       instances, write the run bundle (docs/contracts.md) and render the report
+       instances (``restore``), write the run folder (``lab.run``) and render the report
 
-Every event goes through ``lab.events`` (so Grafana gets annotations) and into the run's
-own ``events.jsonl``.
+The runner sees the lab through ``ports.Lab`` only. Every event goes through
+``lab.events`` (so listeners such as Grafana annotations get it) and into the run
+folder's own ``events.jsonl``.
 """
 
 from __future__ import annotations
@@ -15,28 +18,28 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.errors import LabError, LabStateError
+from lab import rules
+from lab.errors import LabError, LabStateError, NotReadyError
 from lab.events import Event
-from lab.lab import Lab
-from lab.scenario import checks
+from lab.run.folder import RunFolder
+from lab.run.verdict import Verdict
+from lab.scenario import checks, knobs
 from lab.scenario.context import Changes, RunContext, evaluate, record
-from lab.scenario.journal import RunBundle
 from lab.scenario.loader import LoadedScenario
-from lab.scenario.measure import Measurer
 from lab.scenario.model import Scenario
+from lab.scenario.ports import Clock, Lab, SystemClock
 from lab.scenario.progress import Progress
-from lab.scenario.steps import PhaseRunner
-from lab.scenario.verdict import Verdict
+from lab.scenario.restore import restore
+from lab.scenario.steps import run_phase
 from lab.settings import Settings
-from lab.wait import http_ok, wait_for
 
 log = logging.getLogger(__name__)
+READY_POLL_S = 0.5
 
 
 def scenario_settings(settings: Settings, scenario: Scenario) -> Settings:
@@ -71,6 +74,7 @@ class ScenarioRunner:
         on_progress: Callable[[Progress], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
         down_after: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self.lab = lab
         self.loaded = loaded
@@ -78,46 +82,48 @@ class ScenarioRunner:
         self.on_progress = on_progress or (lambda _: None)
         self.on_event = on_event
         self.down_after = down_after
+        self.clock = clock or SystemClock()
         self.changes = Changes()
         self.booted = False
         self.run_dir: Path | None = None
 
     def run(self) -> RunResult:
-        """Run the scenario; the bundle is written even when the run is interrupted
+        """Run the scenario; the run folder is written even when the run is interrupted
         (then the exception propagates after the lab was restored)."""
         try:
             self._prepare()
             self._steady_state()
         except BaseException:
-            self._restore()
+            restore(self.lab, self.changes)
             raise
-        bundle = RunBundle.create(self.lab.settings.runs_path, self.scenario.name)
-        self.run_dir = bundle.dir
-        bundle.write_scenario(self.loaded.as_run_yaml())
+        clock = self.clock
+        folder = RunFolder.create(self.lab.settings.runs_path, self.scenario.name, clock.time())
+        self.run_dir = folder.dir
+        folder.write_scenario(self.loaded.as_run_yaml())
         verdict = Verdict(
             scenario=self.scenario.name,
             title=self.scenario.title,
             concept=self.scenario.concept,
             profile=self.loaded.profile,
-            runtime=self.lab.runtime.name,
-            started=time.time(),
+            runtime=self.lab.runtime_name,
+            started=clock.time(),
             slo_seconds=self.scenario.slo_seconds,
         )
-        listeners = [bundle.journal, *([self.on_event] if self.on_event else [])]
+        listeners = [folder.append_event, *([self.on_event] if self.on_event else [])]
         unsubscribe = [self.lab.events.subscribe(listener) for listener in listeners]
         try:
-            self._execute(verdict, bundle)
+            self._execute(verdict, folder)
         except (KeyboardInterrupt, LabError) as exc:
             verdict.aborted = (
                 "interrupted (Ctrl-C)"
                 if isinstance(exc, KeyboardInterrupt)
-                else (f"{type(exc).__name__}: {exc}")
+                else f"{type(exc).__name__}: {exc}"
             )
             raise
         finally:
             with _no_interrupts():
-                self._restore()
-                verdict.ended = time.time()
+                restore(self.lab, self.changes)
+                verdict.ended = clock.time()
                 status = "passed" if verdict.passed else "failed"
                 self.lab.events.emit(
                     "scenario",
@@ -128,82 +134,73 @@ class ScenarioRunner:
                 )
                 for stop in unsubscribe:
                     stop()
-                report, error = bundle.finish(self.lab, verdict)
+                report, error = self._finish(folder, verdict)
                 if self.down_after and self.booted:
                     self.lab.down()
-        return RunResult(bundle.dir, verdict, report, error)
+        return RunResult(folder.dir, verdict, report, error)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _prepare(self) -> None:
-        runtime, wanted = self.lab.runtime, self.scenario.topology.replicas
-        if not runtime.is_up():
-            self.lab.up(dict(wanted))
+        lab, wanted = self.lab, self.scenario.topology.replicas
+        if not lab.is_up():
+            lab.up(dict(wanted))
             self.booted = True
             return
-        self._check_knobs()
-        current = dict(runtime.replicas())
-        for service, count in wanted.items():
-            if current.get(service) != count:
-                self.changes.replicas.setdefault(service, current.get(service, 0))
-                self.lab.scale(service, count)
-
-    def _check_knobs(self) -> None:
-        """A running lab must have the scenario's per-replica capacity, or the numbers lie."""
-        measurer, topo = Measurer(self.lab.prometheus), self.scenario.topology
-        limit = measurer.expr("max(shop_concurrency_limit)")
-        work = measurer.expr("max(shop_work_seconds)")
-        found = []
-        if limit is not None and int(limit) != topo.concurrency:
-            found.append(f"an API concurrency of {int(limit)} (needs {topo.concurrency})")
-        if work is not None and abs(work * 1000 - topo.work_ms) > 0.5:
-            found.append(f"{work * 1000:g} ms of work per request (needs {topo.work_ms:g})")
+        found = knobs.mismatches(lab.metrics(), scenario_settings(lab.settings, self.scenario))
         if found:
             raise LabStateError(
                 f"the running lab has {' and '.join(found)} for {self.scenario.name}",
                 hint="`lab down`, then run the scenario again: it boots the lab it needs",
             )
+        current = dict(lab.replicas())
+        for service, count in wanted.items():
+            if current.get(service) != count:
+                self.changes.replicas.setdefault(service, current.get(service, 0))
+                lab.scale(service, count)
 
     def _steady_state(self) -> None:
-        lb = self.lab.runtime.endpoint("lb").url
-        timeout = self.lab.settings.ready_timeout_s
-        wait_for(
-            f"the API did not answer through the load balancer at {lb}",
-            lambda: http_ok(f"{lb}/readyz"),
-            timeout=timeout,
-            interval=0.5,
-            hint="`lab status` and `lab logs api`",
-        )
         api = self.scenario.topology.replicas.get("api", 0)
-        measurer = Measurer(self.lab.prometheus)
-        wait_for(
+        metrics = self.lab.metrics()
+        self._wait(
+            "the API did not answer through the load balancer",
+            lambda: self.lab.answers("lb", "/readyz"),
+            "`lab status` and `lab logs api`",
+        )
+        self._wait(
             f"Prometheus did not see {api} healthy API replica(s)",
-            lambda: measurer.holds(f"lab:api_replicas:up >= {api}"),
-            timeout=timeout,
-            interval=0.5,
-            hint="`lab status`; Prometheus targets page",
+            lambda: metrics.holds(f"{rules.API_REPLICAS} >= {api}"),
+            "`lab status`; Prometheus targets page",
         )
 
-    def _execute(self, verdict: Verdict, bundle: RunBundle) -> None:
-        from lab.load.driver import LoadDriver
-
-        with LoadDriver(
-            self.lab.settings,
-            host_url=self.lab.runtime.endpoint("lb").url,
-            targets=self.lab.runtime,
-        ) as driver:
+    def _wait(self, what: str, ready: Callable[[], bool], hint: str) -> None:
+        """Poll ``ready`` on the run's clock; exceptions count as "not yet"."""
+        timeout = self.lab.settings.ready_timeout_s
+        deadline = self.clock.monotonic() + timeout
+        while True:
             try:
-                driver.start()
+                if ready():
+                    return
+            except Exception:  # any failure means "not ready yet"
+                log.debug("not ready yet: %s", what, exc_info=True)
+            if self.clock.monotonic() >= deadline:
+                raise NotReadyError(f"{what} within {timeout:g} s", hint=hint)
+            self.clock.sleep(READY_POLL_S)
+
+    def _execute(self, verdict: Verdict, folder: RunFolder) -> None:
+        with self.lab.load_driver() as load:
+            try:
+                load.start()
                 ctx = RunContext(
                     lab=self.lab,
                     scenario=self.scenario,
-                    load=driver,
-                    measurer=Measurer(self.lab.prometheus),
+                    load=load,
+                    metrics=self.lab.metrics(),
+                    clock=self.clock,
                     verdict=verdict,
                     changes=self.changes,
                     peaks=checks.ResourcePeaks(),
                     on_progress=self.on_progress,
-                    load_cpu=driver.cpu,
                     planned_left=self.scenario.planned_seconds(),
                 )
                 self.lab.events.emit(
@@ -213,39 +210,36 @@ class ScenarioRunner:
                     profile=self.loaded.profile,
                     tags=("scenario",),
                 )
-                for index, phase in enumerate(self.scenario.phases):
-                    PhaseRunner(ctx, phase, index).run()
-                for check in self.scenario.checks:
-                    record(ctx, evaluate(ctx, check, None))
-                if not verdict.passed:
+                try:
+                    for index, phase in enumerate(self.scenario.phases):
+                        run_phase(ctx, phase, index)
+                    for check in self.scenario.checks:
+                        record(ctx, evaluate(ctx, check, None))
+                finally:  # on every run, aborted ones too: what ran full so far
                     verdict.saturation = checks.saturation(ctx.peaks)
             finally:
                 try:
-                    driver.stop_load()
-                    driver.copy_csvs(bundle.dir)
+                    load.stop_load()
+                    load.copy_csvs(folder.dir)
                 except LabError as exc:  # must not hide why the run ended
-                    log.warning("could not stop Locust cleanly or copy its CSVs: %s", exc)
+                    log.warning("could not stop the load cleanly or copy its CSVs: %s", exc)
 
-    def _restore(self) -> None:
-        """Put back what the scenario changed; each repair is tried even if one fails."""
-        restored: list[str] = []
-        for instance in list(self.changes.down):
-            try:
-                self.lab.start(instance)
-                restored.append(f"started {instance}")
-                del self.changes.down[instance]
-            except LabError as exc:
-                log.warning("could not start %s again: %s", instance, exc)
-        for service, count in list(self.changes.replicas.items()):
-            try:
-                if self.lab.runtime.replicas().get(service) != count:
-                    self.lab.scale(service, count)
-                    restored.append(f"{service}={count}")
-                del self.changes.replicas[service]
-            except LabError as exc:
-                log.warning("could not scale %s back to %d: %s", service, count, exc)
-        if restored:
-            self.lab.events.emit("restore", "restored " + ", ".join(restored), tags=("restore",))
+    def _finish(self, folder: RunFolder, verdict: Verdict) -> tuple[Path | None, str | None]:
+        """Write timeseries.csv and verdict.json, render the report: (report, error)."""
+        problems: list[str] = []
+        try:
+            folder.write_timeseries(self.lab.timeseries(verdict.started, verdict.ended))
+        except Exception as exc:  # a run's numbers are kept even if Prometheus is gone
+            log.warning("timeseries.csv not written", exc_info=True)
+            problems.append(f"timeseries.csv: {exc}")
+        folder.write_verdict(verdict)
+        report: Path | None = None
+        try:
+            report = self.lab.render_report(folder.dir)
+        except Exception as exc:  # the run folder is complete; the report can be re-rendered
+            log.warning("report not rendered", exc_info=True)
+            problems.append(f"report: {exc} (retry with `lab report {folder.dir.name}`)")
+        return report, "; ".join(problems) or None
 
 
 @contextmanager

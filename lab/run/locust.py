@@ -1,4 +1,4 @@
-"""The load generator's own CSVs in a run bundle (Locust's ``--csv`` output, copied).
+"""The load generator's own CSVs in a run folder (Locust's ``--csv`` output, copied).
 
 ``locust_stats.csv`` holds one row per request name plus ``Aggregated``;
 ``locust_stats_history.csv`` one ``Aggregated`` row per second (users, current req/s,

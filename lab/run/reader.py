@@ -1,9 +1,9 @@
-"""A run bundle loaded into typed objects: the report reads nothing else.
+"""A run folder read back into typed objects: the report reads nothing else.
 
-``verdict.json`` becomes the scenario runner's own ``Verdict`` (lab.scenario.verdict);
-bundles written before some keys existed (``p99``, ``client``, ``aborted``...) load with
-their defaults. ``events.jsonl``, ``timeseries.csv`` and the Locust CSVs are optional:
-the report says "no data" where one is missing.
+``verdict.json`` becomes the ``Verdict`` the engine wrote (lab.run.verdict); folders
+written before some keys existed (``p99``, ``client``, ``aborted``...) load with their
+defaults. ``events.jsonl``, ``timeseries.csv`` and the Locust CSVs are optional: the
+report says "no data" where one is missing.
 """
 
 from __future__ import annotations
@@ -12,26 +12,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from lab import rules
 from lab.errors import LabError
 from lab.events import Event
-from lab.report.locust import LocustData, read_locust
-from lab.report.timeseries import TimeSeries, read_timeseries
-from lab.scenario.verdict import Verdict, optional_float
+from lab.run.folder import EVENTS_FILE, TIMESERIES_FILE, VERDICT_FILE
+from lab.run.locust import LocustData, read_locust
+from lab.run.timeseries import TimeSeries, read_timeseries
+from lab.run.verdict import Verdict
 
 log = logging.getLogger(__name__)
 MARKED = ("scale", "kill", "stop", "start", "restore", "annotate")  # events drawn on plots
-
-
-@dataclass(frozen=True)
-class Saturation:
-    """Which resource ran full first (``verdict.json`` → ``saturation``)."""
-
-    resource: str | None
-    value: float | None
-    phase: str | None
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -53,10 +44,11 @@ class Marker:
 
 
 @dataclass(frozen=True)
-class Bundle:
+class RunRecord:
+    """One run folder, read."""
+
     dir: Path
     verdict: Verdict
-    saturation: Saturation | None
     events: tuple[Event, ...]
     series: TimeSeries | None
     locust: LocustData
@@ -102,30 +94,28 @@ class Bundle:
         measured = [p.rps for p in self.verdict.phases if p.rps is not None]
         if measured:
             return max(measured)
-        return self.series.peak("lab:api_requests:rate10s") if self.series else None
+        return self.series.peak(rules.API_RPS) if self.series else None
 
 
-def load_bundle(run_dir: Path) -> Bundle:
-    verdict, saturation = load_verdict(run_dir / "verdict.json")
-    return Bundle(
+def read_run(run_dir: Path) -> RunRecord:
+    return RunRecord(
         dir=run_dir,
-        verdict=verdict,
-        saturation=saturation,
-        events=tuple(read_events(run_dir / "events.jsonl")),
-        series=_series(run_dir / "timeseries.csv"),
+        verdict=read_verdict(run_dir / VERDICT_FILE),
+        events=tuple(read_events(run_dir / EVENTS_FILE)),
+        series=_series(run_dir / TIMESERIES_FILE),
         locust=read_locust(run_dir),
     )
 
 
-def load_verdict(path: Path) -> tuple[Verdict, Saturation | None]:
+def read_verdict(path: Path) -> Verdict:
     if not path.is_file():
         raise LabError(
             f"{path.parent.name} has no verdict.json",
-            hint="the run did not finish writing its bundle; nothing to render",
+            hint="the run did not finish writing its run folder; nothing to render",
         )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Verdict.from_json(raw), _saturation(raw.get("saturation"))
+        return Verdict.from_json(raw)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LabError(
             f"{path} is not a valid verdict: {type(exc).__name__}: {exc}",
@@ -156,14 +146,3 @@ def _series(path: Path) -> TimeSeries | None:
     except (OSError, ValueError) as exc:
         log.warning("timeseries ignored: %s", exc)
         return None
-
-
-def _saturation(raw: Any) -> Saturation | None:
-    if not isinstance(raw, dict):
-        return None
-    return Saturation(
-        resource=raw.get("resource"),
-        value=optional_float(raw.get("value")),
-        phase=raw.get("phase"),
-        detail=str(raw.get("detail") or ""),
-    )

@@ -4,20 +4,41 @@ The columns (docs/contracts.md) are defined once, in ``COLUMNS``: ``t`` (unix se
 then one column per rule, named as the rule without ``lab:`` and with ``:`` turned into
 ``_`` (``api_requests_rate10s``). A rule kept per label gets one column per label value,
 named ``<prefix>_<value>``: ``cpu_api``, ``mem_worker``, ``replicas_postgres``. Missing
-values are empty cells. ``collect`` writes the file from Prometheus; ``read_timeseries``
-reads it back for the report.
+values are empty cells. ``collect`` reads the columns from Prometheus (anything with
+``query_range``), ``write_timeseries`` writes them; ``read_timeseries`` reads them back
+for the report.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from lab.metrics.prom import PrometheusClient
+from lab import rules
+from lab.fsio import atomic_write_text
+
+
+class RangeSeries(Protocol):
+    """One series of a range query (``lab.metrics.prom.Series``)."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def points(self) -> Sequence[tuple[float, float]]: ...
+
+
+class RangeQuery(Protocol):
+    """What ``collect`` needs of a Prometheus client."""
+
+    def query_range(
+        self, expr: str, start: float, end: float, step: float
+    ) -> Sequence[RangeSeries]: ...
 
 
 @dataclass(frozen=True)
@@ -50,33 +71,45 @@ def column_name(rule: str) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("lab:api_requests:rate10s", "sum"),
-    Column("lab:api_errors:ratio10s", "max"),
-    Column("lab:api_latency_seconds:p50_10s", "max"),
-    Column("lab:api_latency_seconds:p95_10s", "max"),
-    Column("lab:api_latency_seconds:p99_10s", "max"),
-    Column("lab:api_replicas:up", "sum"),
-    Column("lab:worker_replicas:up", "sum"),
-    Column("lab:queue_depth", "sum"),
-    Column("lab:queue_in_flight", "sum"),
-    Column("lab:orders_accepted:rate10s", "sum"),
-    Column("lab:orders_processed:rate10s", "sum"),
-    Column("lab:cache_hit:ratio10s", "max"),
-    Column("lab:lb_requests:rate10s", "sum"),
-    Column("lab:locust_users", "sum"),
-    Column("lab:locust_requests:rate10s", "sum"),
-    Column("lab:locust_failures:ratio10s", "max"),
-    Column("lab:locust_latency_seconds:p95_10s", "max"),
-    Column("lab:service_replicas:up", "sum", by="job", prefix="replicas"),
-    Column("lab:process_cpu:rate10s", "sum", by="service", prefix="cpu"),
-    Column("lab:process_memory_bytes", "sum", by="service", prefix="mem"),
+    Column(rules.API_RPS, "sum"),
+    Column(rules.API_ERROR_RATIO, "max"),
+    Column(rules.API_P50, "max"),
+    Column(rules.API_P95, "max"),
+    Column(rules.API_P99, "max"),
+    Column(rules.API_REPLICAS, "sum"),
+    Column(rules.WORKER_REPLICAS, "sum"),
+    Column(rules.QUEUE_DEPTH, "sum"),
+    Column(rules.QUEUE_IN_FLIGHT, "sum"),
+    Column(rules.ORDERS_ACCEPTED_RATE, "sum"),
+    Column(rules.ORDERS_PROCESSED_RATE, "sum"),
+    Column(rules.CACHE_HIT_RATIO, "max"),
+    Column(rules.LB_RPS, "sum"),
+    Column(rules.LOCUST_USERS, "sum"),
+    Column(rules.LOCUST_RPS, "sum"),
+    Column(rules.LOCUST_FAILURE_RATIO, "max"),
+    Column(rules.LOCUST_P95, "max"),
+    Column(rules.LOCUST_HDR_P95, "max"),
+    Column(rules.LOCUST_LATE_RATE, "sum"),
+    Column(rules.LOCUST_DROPPED_RATE, "sum"),
+    Column(rules.SERVICE_REPLICAS, "sum", by="job", prefix="replicas"),
+    Column(rules.PROCESS_CPU, "sum", by="service", prefix="cpu"),
+    Column(rules.PROCESS_MEMORY, "sum", by="service", prefix="mem"),
 )
 
 
-def collect(prom: PrometheusClient, start: float, end: float, step: float, path: Path) -> None:
-    """Range-query every rule over ``[start, end]`` and write ``path`` (atomically).
+@dataclass(frozen=True)
+class Table:
+    """The columns of ``timeseries.csv`` before they are written: a time grid and one
+    list of values (None: missing) per column, as long as the grid."""
 
-    Raises ``PrometheusError`` when Prometheus is unreachable or refuses a query.
+    t: list[float]
+    columns: Mapping[str, list[float | None]]
+
+
+def collect(prom: RangeQuery, start: float, end: float, step: float) -> Table:
+    """Range-query every rule over ``[start, end]`` on a grid of ``step`` seconds.
+
+    Raises what ``prom`` raises (``PrometheusError``) when a query fails.
     """
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
@@ -91,19 +124,20 @@ def collect(prom: PrometheusClient, start: float, end: float, step: float, path:
                 i = round((t - start) / step)
                 if 0 <= i < len(grid) and math.isfinite(value):
                     values[i] = value
-    write_timeseries(path, grid, columns)
+    return Table(grid, columns)
 
 
-def write_timeseries(path: Path, t: list[float], columns: Mapping[str, list[float | None]]) -> None:
+def write_timeseries(
+    path: Path, t: Sequence[float], columns: Mapping[str, Sequence[float | None]]
+) -> None:
     names = list(columns)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["t", *names])
-        for i, ti in enumerate(t):
-            cells = ("" if (v := columns[n][i]) is None else format(v, ".10g") for n in names)
-            writer.writerow([f"{ti:.3f}", *cells])
-    tmp.replace(path)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["t", *names])
+    for i, ti in enumerate(t):
+        cells = ("" if (v := columns[n][i]) is None else format(v, ".10g") for n in names)
+        writer.writerow([f"{ti:.3f}", *cells])
+    atomic_write_text(path, out.getvalue())
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""What a run found: checks, per-phase measures, the knee, and ``verdict.json``.
+"""What a run found: checks, per-phase measures, the knee, the saturated resource.
 
 The shape of ``verdict.json`` is fixed by docs/contracts.md; ``Verdict.to_json`` writes it
-and ``Verdict.from_json`` reads it back.
+and ``Verdict.from_json`` reads it back, into the same typed objects (the scenario engine
+writes them, the report reads them; neither imports the other).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lab.fsio import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,18 @@ class Knee:
     steps: tuple[KneeStep, ...] = ()
 
 
+@dataclass(frozen=True)
+class Saturation:
+    """The first resource that ran full (``resource`` None: none did), computed on every
+    run from the peaks seen on each resource."""
+
+    resource: str | None
+    value: float | None  # its peak, as a share (0.95 = 95 %)
+    threshold: float  # the share from which a resource counts as full
+    phase: str | None  # where the peak was seen
+    detail: str
+
+
 @dataclass
 class Verdict:
     scenario: str
@@ -85,7 +100,7 @@ class Verdict:
     checks: list[CheckResult] = field(default_factory=list)
     phases: list[PhaseResult] = field(default_factory=list)
     knee: Knee | None = None
-    saturation: dict[str, Any] | None = None
+    saturation: Saturation | None = None
     aborted: str | None = None  # why the run stopped early (Ctrl-C, an error)
 
     @property
@@ -122,7 +137,7 @@ class Verdict:
             "checks": [asdict(c) for c in self.checks],
             "phases": phases,
             "knee": knee,
-            "saturation": self.saturation,
+            "saturation": None if self.saturation is None else asdict(self.saturation),
             "aborted": self.aborted,
         }
 
@@ -131,9 +146,7 @@ class Verdict:
         return _verdict(raw)
 
     def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2, allow_nan=False))
 
 
 def _verdict(raw: Mapping[str, Any]) -> Verdict:
@@ -160,7 +173,7 @@ def _verdict(raw: Mapping[str, Any]) -> Verdict:
         ],
         phases=[_phase(p) for p in raw.get("phases") or []],
         knee=None if not knee else _knee(knee),
-        saturation=raw.get("saturation"),
+        saturation=_saturation(raw.get("saturation")),
         aborted=raw.get("aborted"),
     )
 
@@ -204,6 +217,19 @@ def _knee(k: Mapping[str, Any]) -> Knee:
     )
     return Knee(
         True, int(k["users"]), optional_float(k.get("rps")), optional_float(k.get("p95")), steps
+    )
+
+
+def _saturation(raw: Any) -> Saturation | None:
+    if not isinstance(raw, Mapping):
+        return None
+    resource, phase = raw.get("resource"), raw.get("phase")
+    return Saturation(
+        resource=None if resource is None else str(resource),
+        value=optional_float(raw.get("value")),
+        threshold=float(raw.get("threshold") or 0.0),
+        phase=None if phase is None else str(phase),
+        detail=str(raw.get("detail") or ""),
     )
 
 

@@ -1,0 +1,143 @@
+"""One phase while it runs: its result so far, its last change, and the actions every
+step shares (set the load, hold, tick, measure).
+
+The phase table reports what was MEASURED over the phase's steady window: users from the
+load generator's series (``lab:locust_users``; Locust's own count for a phase shorter
+than the rules' window, or without that series), replicas from the ``lab:`` replica
+series, never what the scenario asked for.
+"""
+
+from __future__ import annotations
+
+from lab import defaults
+from lab.run.verdict import ClientView, PhaseResult
+from lab.scenario.context import RunContext
+from lab.scenario.measure import Window, steady_window
+from lab.scenario.model import Phase
+from lab.scenario.ports import Stats
+from lab.scenario.progress import Progress
+
+
+class PhaseRun:
+    def __init__(self, ctx: RunContext, phase: Phase, index: int) -> None:
+        self.ctx = ctx
+        self.phase = phase
+        self.index = index
+        self.result = PhaseResult(name=phase.name, narrative=phase.narrative, start=self.now())
+        self.last_change = self.result.start
+        self.step_label = ""
+        self.stats: Stats | None = None
+
+    def now(self) -> float:
+        return self.ctx.clock.time()
+
+    def changed(self) -> None:
+        """Something changed (load, scale, fault): measure from ``settle`` s after now."""
+        self.last_change = self.now()
+
+    def steady_window(self) -> Window:
+        return steady_window(
+            self.result.start, self.last_change, self.ctx.scenario.settle, self.now()
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def set_users(self, users: int, spawn_rate: float, target_rps: float | None = None) -> None:
+        self.ctx.load.swarm(users, spawn_rate, target_rps=target_rps)
+        rate = f", {target_rps:g} req/s" if target_rps else ""
+        self.ctx.lab.events.emit(
+            "load",
+            f"load {users} users{rate}",
+            users=users,
+            spawn_rate=spawn_rate,
+            target_rps=target_rps,
+            tags=("load",),
+        )
+        self.changed()
+
+    def hold(self, seconds: float) -> None:
+        clock, tick = self.ctx.clock, self.ctx.tick_s
+        end = clock.monotonic() + seconds
+        while (left := end - clock.monotonic()) > 0:
+            self.tick()
+            clock.sleep(min(tick, max(0.0, end - clock.monotonic())))
+            self.ctx.planned_left -= min(tick, left)
+        self.tick()
+
+    def tick(self) -> None:
+        """Read live numbers, remember resource peaks, tell the live view."""
+        ctx = self.ctx
+        self.stats = ctx.load.stats()
+        ctx.peaks.record("machine CPU", ctx.lab.machine_cpu(), self.phase.name)
+        cores = ctx.load.cpu()  # over all its processes: full is one core each
+        per_process = None if cores is None else cores / max(1, ctx.load.processes)
+        ctx.peaks.record("load generator CPU", per_process, self.phase.name)
+        ctx.on_progress(
+            Progress(
+                scenario=ctx.scenario.name,
+                phase=self.phase.name,
+                phase_index=self.index,
+                phases=len(ctx.scenario.phases),
+                narrative=self.phase.narrative,
+                step=self.step_label,
+                users=self.stats.users,
+                rps=self.stats.rps,
+                p95=self.stats.p95,
+                slo=ctx.scenario.slo_seconds,
+                replicas=dict(ctx.lab.replicas()),
+                elapsed=self.now() - ctx.verdict.started,
+                remaining=max(0.0, ctx.planned_left),
+            )
+        )
+
+    # -- measuring ----------------------------------------------------------------------------
+
+    def measure(self, window: Window) -> None:
+        """Fill the phase's row from measurements over ``window`` (ending now)."""
+        ctx, r = self.ctx, self.result
+        r.end, r.window = self.now(), (window.start, window.end)
+        # the rules average over 10 s: a shorter phase has no rate of its own
+        long_enough = r.end - r.start >= defaults.RULE_WINDOW_S
+        stats = self.stats or ctx.load.stats()
+        # a phase too short for the rule: Locust's own count now (a scrape lags behind it)
+        users = ctx.metrics.rule("users", window) if long_enough else None
+        r.users = round(users) if users is not None else ctx.load.stats().users
+        r.replicas = self._replicas(window if long_enough else None)
+        if not long_enough:
+            return  # e.g. drain: any rate now would still be the previous phase's
+        rps, p50, p95, p99, errors, cpu, client_rps, client_p95, client_fail = (
+            ctx.metrics.rule(key, window)
+            for key in (
+                "rps",
+                "p50",
+                "p95",
+                "p99",
+                "error_ratio",
+                "cpu_api",
+                "client_rps",
+                "client_p95",
+                "client_fail_ratio",
+            )
+        )
+        r.rps, r.p50, r.p95, r.p99, r.error_ratio, r.cpu_api = rps, p50, p95, p99, errors, cpu
+        r.client = ClientView(
+            rps=client_rps if client_rps is not None else stats.rps,
+            p50=stats.p50,
+            p95=client_p95 if client_p95 is not None else stats.p95,
+            fail_ratio=client_fail if client_fail is not None else stats.fail_ratio,
+        )
+        api = r.replicas.get("api", 0)
+        if r.cpu_api is not None and api:
+            ctx.peaks.record("API CPU", r.cpu_api / api, self.phase.name)
+
+    def _replicas(self, window: Window | None) -> dict[str, int]:
+        """Measured healthy instances of every service the lab runs; a service set to 0
+        has no series and counts 0, one Prometheus did not see is left out."""
+        measured = self.ctx.metrics.replicas(window)
+        out: dict[str, int] = {}
+        for service, planned in self.ctx.lab.replicas().items():
+            if service in measured:
+                out[service] = measured[service]
+            elif planned == 0:
+                out[service] = 0
+        return out

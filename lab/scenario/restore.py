@@ -1,0 +1,36 @@
+"""Roll back: put back what a scenario changed (chaostoolkit's rollback), at its end,
+on an error or on Ctrl-C. Each repair is tried even if another fails."""
+
+from __future__ import annotations
+
+import logging
+
+from lab.errors import LabError
+from lab.scenario.context import Changes
+from lab.scenario.ports import Lab
+
+log = logging.getLogger(__name__)
+
+
+def restore(lab: Lab, changes: Changes) -> list[str]:
+    """Start stopped or killed instances, scale services back; returns what was done
+    (and forgets it: a second call does nothing)."""
+    restored: list[str] = []
+    for instance in list(changes.down):
+        try:
+            lab.start(instance)
+            restored.append(f"started {instance}")
+            del changes.down[instance]
+        except LabError as exc:
+            log.warning("could not start %s again: %s", instance, exc)
+    for service, count in list(changes.replicas.items()):
+        try:
+            if lab.replicas().get(service) != count:
+                lab.scale(service, count)
+                restored.append(f"{service}={count}")
+            del changes.replicas[service]
+        except LabError as exc:
+            log.warning("could not scale %s back to %d: %s", service, count, exc)
+    if restored:
+        lab.events.emit("restore", "restored " + ", ".join(restored), tags=("restore",))
+    return restored

@@ -1,0 +1,311 @@
+"""A fake lab, load and metrics for the scenario engine (lab.scenario.ports), on a fake clock.
+
+``World`` is a tiny model of the system under test: closed-loop users each asking
+``per_user_rps``, API replicas of ``replica_rps`` capacity each (optionally a shared cap
+that no replica count lifts), latency that climbs once demand passes 80 % of capacity, new
+replicas healthy ``ready_after_s`` after a scale-up, killed or stopped instances down until
+started. Every change is an event at a fake time; the fake metrics average the model over
+a window exactly as the real ``Measurer`` averages the ``lab:`` rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from lab.events import EventLog
+from lab.run.timeseries import Table
+from lab.scenario.measure import MIN_WINDOW_S, Window
+from lab.settings import Settings
+
+START = 1_764_000_000.0
+SERVICES = {"api": 1, "worker": 2, "lb": 1, "postgres": 1}
+_UP = re.compile(r"^lab:(?P<service>[a-z]+)_replicas:up >= (?P<n>\d+)$")
+
+
+class FakeClock:
+    """Time passes only when someone sleeps; ``interrupt_at`` plays Ctrl-C there."""
+
+    def __init__(self, interrupt_at: float | None = None) -> None:
+        self.t = START
+        self.interrupt_at = interrupt_at
+
+    def time(self) -> float:
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.t - START
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        if self.interrupt_at is not None and self.t >= self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt
+
+
+@dataclass(frozen=True)
+class State:
+    users: int
+    up: dict[str, int]  # healthy instances per service
+
+
+@dataclass(frozen=True)
+class Numbers:
+    rps: float
+    p95: float | None
+    error_ratio: float
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    per_user_rps: float = 4.0
+    replica_rps: float = 100.0
+    shared_cap_rps: float | None = None  # something shared (the LB, the DB) saturates here
+    max_users: int | None = None  # the load generator cannot run more users than this
+    ready_after_s: float = 2.0
+    load_cpu_per_user: float = 0.002  # cores
+    load_processes: int = 1
+    error_ratio: float = 0.0
+    orders_drained: bool = True
+    planned: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    events: list[tuple[float, str, str, int]] = field(default_factory=list)
+
+    def change(self, kind: str, key: str = "", value: int = 0) -> None:
+        self.events.append((self.clock.time(), kind, key, value))
+
+    def state_at(self, t: float) -> State:
+        users, up, down = 0, dict(SERVICES), set[str]()
+        for te, kind, key, value in self.events:
+            if te > t:
+                break
+            if kind == "users":
+                users = value
+            elif kind == "scale" and (value <= up.get(key, 0) or t >= te + self.ready_after_s):
+                up[key] = value
+            elif kind == "down":
+                down.add(key)
+            elif kind == "start":
+                down.discard(key)
+        for instance in down:
+            service, index = instance.rsplit("-", 1)
+            if int(index) <= up.get(service, 0):
+                up[service] -= 1
+        if self.max_users is not None:
+            users = min(users, self.max_users)
+        return State(users, up)
+
+    def numbers(self, state: State) -> Numbers:
+        demand = state.users * self.per_user_rps
+        capacity = state.up.get("api", 0) * self.replica_rps
+        if self.shared_cap_rps is not None:
+            capacity = min(capacity, self.shared_cap_rps)
+        if demand == 0 or capacity == 0:
+            return Numbers(0.0, None, 0.0)
+        rho = demand / capacity
+        return Numbers(min(demand, capacity), 0.04 + 0.5 * max(0.0, rho - 0.8), self.error_ratio)
+
+    def p95(self, users: int, api: int) -> float | None:
+        """The model's p95 for ``users`` on ``api`` healthy replicas."""
+        return self.numbers(State(users, {"api": api})).p95
+
+    def value(self, key: str, t: float) -> float | None:
+        state = self.state_at(t)
+        n = self.numbers(state)
+        if key == "users":
+            return float(state.users)
+        if key == "cpu_api":
+            return n.rps * 0.002
+        if n.p95 is None and key not in ("rps", "client_rps"):
+            return None
+        values = {
+            "rps": n.rps,
+            "client_rps": n.rps * 0.99,
+            "p50": (n.p95 or 0) * 0.6,
+            "p95": n.p95,
+            "p99": (n.p95 or 0) * 1.3,
+            "client_p95": (n.p95 or 0) + 0.003,
+            "error_ratio": n.error_ratio,
+            "client_fail_ratio": n.error_ratio,
+        }
+        return values[key]
+
+
+def _times(clock: FakeClock, window: Window | None) -> list[float]:
+    """The instants a window averages: one a second, like the rules' samples."""
+    now = clock.time()
+    if window is None or now - window.start < MIN_WINDOW_S:
+        return [now]
+    count = int(now - window.start)
+    return [window.start + i for i in range(count + 1)]
+
+
+class FakeMetrics:
+    def __init__(self, world: World, gauges: Mapping[str, float] | None = None) -> None:
+        self.world = world
+        self.gauges = dict(gauges or {})  # expr -> value, for the knob check
+
+    def rule(self, key: str, window: Window | None = None) -> float | None:
+        values = [
+            v
+            for t in _times(self.world.clock, window)
+            if (v := self.world.value(key, t)) is not None
+        ]
+        return sum(values) / len(values) if values else None
+
+    def replicas(self, window: Window | None = None) -> dict[str, int]:
+        times = _times(self.world.clock, window)
+        states = [self.world.state_at(t) for t in times]
+        return {
+            s: round(sum(state.up.get(s, 0) for state in states) / len(states))
+            for s in SERVICES
+            if any(state.up.get(s, 0) for state in states)
+        }
+
+    def expr(self, expr: str) -> float | None:
+        return self.gauges.get(expr)
+
+    def holds(self, expr: str) -> bool:
+        if match := _UP.match(expr):
+            up = self.world.state_at(self.world.clock.time()).up
+            return up.get(match["service"], 0) >= int(match["n"])
+        if "shop_" in expr:  # the "every accepted order processed" conditions
+            return self.world.orders_drained
+        raise ValueError(f"the fake metrics do not know {expr!r}")
+
+
+@dataclass(frozen=True)
+class FakeStats:
+    users: int
+    rps: float
+    fail_ratio: float
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class FakeLoad:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.started = self.closed = False
+        self.swarms: list[int] = []  # users asked for, in order
+        self.processes = world.load_processes
+
+    def __enter__(self) -> FakeLoad:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.closed = True
+
+    def start(self) -> None:
+        self.started = True
+
+    def swarm(self, users: int, spawn_rate: float, *, target_rps: float | None = None) -> None:
+        self.swarms.append(users)
+        self.world.change("users", value=users)
+
+    def stats(self) -> FakeStats:
+        state = self.world.state_at(self.world.clock.time())
+        n = self.world.numbers(state)
+        p95 = n.p95
+        return FakeStats(
+            state.users, n.rps, n.error_ratio, p95 and p95 * 0.6, p95, p95 and p95 * 1.3
+        )
+
+    def cpu(self) -> float | None:
+        return self.world.state_at(self.world.clock.time()).users * self.world.load_cpu_per_user
+
+    def stop_load(self) -> None:
+        self.world.change("users", value=0)
+
+    def copy_csvs(self, dest: Path) -> list[Path]:
+        return []
+
+
+class FakeLab:
+    """``lab.scenario.ports.Lab`` over a ``World``; journals changes like the facade."""
+
+    def __init__(
+        self,
+        home: Path,
+        world: World,
+        *,
+        running: bool = False,
+        gauges: Mapping[str, float] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.world = world
+        self.settings = settings or Settings(home=home / ".lab", runs_dir=home / "runs")
+        self.runtime_name = "fake"
+        self.events = EventLog(home / ".lab" / "events.jsonl", now=world.clock.time)
+        self.running = running
+        self.gauges = gauges
+        self.load = FakeLoad(world)
+        self.reports: list[Path] = []
+
+    def is_up(self) -> bool:
+        return self.running
+
+    def up(self, scales: Mapping[str, int] | None = None) -> None:
+        for service, count in (scales or {}).items():
+            self.world.planned[service] = count
+            self.world.change("scale", service, count)
+        self.running = True
+        self.events.emit("up", "lab up (fake)")
+
+    def down(self, *, volumes: bool = False) -> None:
+        self.running = False
+
+    def scale(self, service: str, replicas: int) -> None:
+        before = self.world.planned.get(service)
+        self.world.planned[service] = replicas
+        self.world.change("scale", service, replicas)
+        self.events.emit("scale", f"scale {service} {before} → {replicas}", service=service)
+
+    def kill(self, instance: str) -> None:
+        self.world.change("down", instance)
+        self.events.emit("kill", f"kill {instance}", instance=instance)
+
+    def stop(self, instance: str) -> None:
+        self.world.change("down", instance)
+        self.events.emit("stop", f"stop {instance}", instance=instance)
+
+    def start(self, instance: str) -> None:
+        self.world.change("start", instance)
+        self.events.emit("start", f"start {instance}", instance=instance)
+
+    def replicas(self) -> Mapping[str, int]:
+        return dict(self.world.planned)
+
+    def answers(self, service: str, path: str) -> bool:
+        return self.running
+
+    def machine_cpu(self) -> float | None:
+        return 0.3
+
+    def metrics(self) -> FakeMetrics:
+        return FakeMetrics(self.world, self.gauges)
+
+    def load_driver(self) -> FakeLoad:
+        return self.load
+
+    def timeseries(self, start: float, end: float) -> Table:
+        grid = [start + i for i in range(int(end - start) + 1)]
+        keys = {"api_requests_rate10s": "rps", "locust_users": "users"}
+        columns = {name: [self.world.value(key, t) for t in grid] for name, key in keys.items()}
+        columns["api_replicas_up"] = [float(self.world.state_at(t).up["api"]) for t in grid]
+        return Table(grid, columns)
+
+    def render_report(self, run_dir: Path) -> Path:
+        self.reports.append(run_dir)
+        report = run_dir / "report.html"
+        report.write_text("<html>fake</html>", encoding="utf-8")
+        return report

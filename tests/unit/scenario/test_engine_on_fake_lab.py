@@ -1,0 +1,207 @@
+"""The scenario engine on a fake lab, load and metrics (a fake clock): whole scenario
+files in milliseconds, pinning phases, knee, checks, verdict, restore on Ctrl-C, the
+measured phase table and the knob check."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.errors import LabStateError
+from lab.run.reader import read_events, read_verdict
+from lab.scenario.loader import LoadedScenario, load_scenario
+from lab.scenario.model import STEP_KINDS
+from lab.scenario.runner import RunResult, ScenarioRunner
+from lab.scenario.steps import HANDLERS
+from lab.settings import Settings
+from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
+
+PROJECT = Path(__file__).resolve().parents[3]
+SCALE_OUT = PROJECT / "scenarios" / "scale-out.yaml"
+WORKER_FAILURE = PROJECT / "scenarios" / "worker-failure.yaml"
+MATCHING_KNOBS = {
+    "max(shop_concurrency_limit)": 4.0,
+    "max(shop_work_seconds)": 0.040,
+    'max(shop_work_mode{mode="io"})': 1.0,
+    'max(shop_work_mode{mode="cpu"})': 0.0,
+    "max(shop_cache_ttl_seconds)": 30.0,
+    "max(shop_worker_work_seconds)": 0.020,
+}
+
+
+def quick(path: Path) -> LoadedScenario:
+    return load_scenario(path, profile="quick")
+
+
+def run(lab: FakeLab, loaded: LoadedScenario) -> RunResult:
+    return ScenarioRunner(lab, loaded, clock=lab.world.clock).run()
+
+
+def phase(result: RunResult, name: str) -> dict[str, object]:
+    raw = json.loads((result.run_dir / "verdict.json").read_text())
+    return next(p for p in raw["phases"] if p["name"] == name)
+
+
+def test_every_step_kind_has_a_handler() -> None:
+    assert set(HANDLERS) == set(STEP_KINDS)
+
+
+def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
+    loaded = quick(SCALE_OUT)
+    world = World(FakeClock())
+    lab = FakeLab(tmp_path, world)
+    started = time.perf_counter()
+    result = run(lab, loaded)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+    verdict = result.verdict
+    assert [p.name for p in verdict.phases] == loaded.scenario.phase_names()
+    events = read_events(result.run_dir / "events.jsonl")
+    assert [e.data["name"] for e in events if e.kind == "phase"] == loaded.scenario.phase_names()
+    assert events[0].t >= START and all(a.t <= b.t for a, b in itertools.pairwise(events))
+
+    # the knee is the first step whose (fake) p95 crosses the SLO on one replica
+    step = next(s for p in loaded.scenario.phases for s in p.steps if s.kind == "find_knee")
+    expected = next(u for u in step.user_steps() if (world.p95(u, 1) or 0) > 0.25)
+    assert verdict.knee is not None and verdict.knee.found
+    assert verdict.knee.users == expected == 40
+    assert [s.users for s in verdict.knee.steps] == [10, 20, 30, 40]
+    assert lab.load.swarms == [5, 10, 20, 30, 40, 80, 160, 40, 0]  # knee × 2, × 4, × 1
+
+    assert [(c.name, c.passed) for c in verdict.checks] == [
+        ("p95 back under the SLO", True),
+        ("every accepted order processed", True),
+        ("knee found on one replica", True),
+        ("throughput scales with replicas", True),
+        ("error ratio under 1%", True),
+    ]
+    assert verdict.passed and verdict.aborted is None
+    assert verdict.saturation is not None and verdict.saturation.resource is None
+    assert result.report == result.run_dir / "report.html" and lab.reports == [result.run_dir]
+    assert read_verdict(result.run_dir / "verdict.json") == verdict
+    header = (result.run_dir / "timeseries.csv").read_text().splitlines()[0]
+    assert header.startswith("t,api_requests_rate10s")
+    assert lab.load.started and lab.load.closed
+
+
+def test_scale_out_fails_when_something_shared_saturates(tmp_path: Path) -> None:
+    world = World(FakeClock(), shared_cap_rps=250.0, load_cpu_per_user=0.006)
+    result = run(FakeLab(tmp_path, world), quick(SCALE_OUT))
+    verdict = result.verdict
+    failed = [c for c in verdict.checks if not c.passed]
+    assert [c.name for c in failed] == ["throughput scales with replicas"]
+    assert failed[0].value == pytest.approx(2.5, rel=0.01)
+    assert not verdict.passed and verdict.aborted is None
+    # 160 users at 0.006 cores each: the load generator ran full in scale-4
+    assert verdict.saturation is not None
+    assert (verdict.saturation.resource, verdict.saturation.phase) == (
+        "load generator CPU",
+        "scale-4",
+    )
+    saved = json.loads((result.run_dir / "verdict.json").read_text())
+    assert saved["passed"] is False and saved["saturation"]["resource"] == "load generator CPU"
+
+
+def test_phase_table_reports_measured_users_and_replicas(tmp_path: Path) -> None:
+    world = World(FakeClock())
+    result = run(FakeLab(tmp_path, world), quick(WORKER_FAILURE))
+    # no load step in these phases: Locust still ran 30 users; one worker was down
+    killed, back = phase(result, "worker-killed"), phase(result, "worker-back")
+    assert killed["users"] == 30 and killed["replicas"] == {
+        "api": 2,
+        "worker": 1,
+        "lb": 1,
+        "postgres": 1,
+    }
+    assert back["users"] == 30 and back["replicas"]["worker"] == 2  # type: ignore[index]
+    assert phase(result, "drain")["users"] == 0
+
+
+def test_phase_users_are_what_the_load_generator_ran(tmp_path: Path) -> None:
+    world = World(FakeClock(), max_users=120)
+    lab = FakeLab(tmp_path, world)
+    result = run(lab, quick(SCALE_OUT))
+    assert 160 in lab.load.swarms  # asked for four times the knee
+    assert phase(result, "scale-4")["users"] == 120
+
+
+def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: Path) -> None:
+    # worker-failure quick: steady 10 s, then worker-1 is killed for 15 s
+    clock = FakeClock(interrupt_at=START + 18)
+    world = World(clock)
+    lab = FakeLab(tmp_path, world)
+    runner = ScenarioRunner(lab, quick(WORKER_FAILURE), clock=clock)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    assert runner.run_dir is not None
+    verdict = read_verdict(runner.run_dir / "verdict.json")
+    assert verdict.aborted == "interrupted (Ctrl-C)" and not verdict.passed
+    assert verdict.phases[-1].name == "worker-killed"
+    assert world.state_at(clock.time()).up["worker"] == 2  # worker-1 started again
+    kinds = [e.kind for e in read_events(runner.run_dir / "events.jsonl")]
+    assert kinds[kinds.index("kill") :].count("start") == 1 and "restore" in kinds
+    assert (runner.run_dir / "timeseries.csv").is_file() and lab.load.closed
+
+
+def test_ctrl_c_puts_replicas_back(tmp_path: Path) -> None:
+    clock = FakeClock(interrupt_at=START + 60)  # during scale-2 or scale-4
+    world = World(clock)
+    lab = FakeLab(tmp_path, world, running=True, gauges=MATCHING_KNOBS)
+    with pytest.raises(KeyboardInterrupt):
+        ScenarioRunner(lab, quick(SCALE_OUT), clock=clock).run()
+    scaled = [e.data for e in read_events(lab.events.path) if e.kind == "scale"]
+    assert scaled and scaled[-1]["service"] == "api"
+    assert lab.replicas()["api"] == 1  # as the running lab had it
+
+
+@pytest.mark.parametrize(
+    ("gauge", "value", "phrase"),
+    [
+        ("max(shop_cache_ttl_seconds)", 5.0, "5 s of cache TTL (needs 30)"),
+        ("max(shop_worker_work_seconds)", 0.1, "100 ms of work per order (needs 20)"),
+        ("max(shop_work_seconds)", 0.02, "20 ms of work per API request (needs 40)"),
+        ("max(shop_concurrency_limit)", 8.0, "an API concurrency of 8 (needs 4)"),
+        ('max(shop_work_mode{mode="cpu"})', 1.0, "API work mode cpu (needs io)"),
+    ],
+)
+def test_a_running_lab_with_other_knobs_is_refused(
+    tmp_path: Path, gauge: str, value: float, phrase: str
+) -> None:
+    gauges = dict(MATCHING_KNOBS, **{gauge: value})
+    if "cpu" in gauge:
+        gauges['max(shop_work_mode{mode="io"})'] = 0.0
+    lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=gauges)
+    with pytest.raises(LabStateError) as refused:
+        run(lab, quick(SCALE_OUT))
+    assert phrase in refused.value.message
+    assert not (tmp_path / "runs").exists() and lab.load.swarms == []
+
+
+def test_a_running_lab_with_the_scenarios_knobs_is_used(tmp_path: Path) -> None:
+    lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=MATCHING_KNOBS)
+    result = run(lab, quick(SCALE_OUT))
+    assert result.verdict.passed
+    assert not [e for e in read_events(lab.events.path) if e.kind == "up"]
+
+
+def test_the_knobs_are_checked_against_the_scenario_not_the_labs_settings(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / ".lab", runs_dir=tmp_path / "runs", api_concurrency=8)
+    gauges = dict(MATCHING_KNOBS, **{"max(shop_concurrency_limit)": 8.0})
+    lab = FakeLab(tmp_path, World(FakeClock()), running=True, gauges=gauges, settings=settings)
+    with pytest.raises(LabStateError, match="an API concurrency of 8 \\(needs 4\\)"):
+        run(lab, quick(SCALE_OUT))
+
+
+def test_the_load_generator_is_full_only_when_each_of_its_processes_is(tmp_path: Path) -> None:
+    # the same 0.96 cores as above, over two Locust processes: half of each
+    world = World(FakeClock(), shared_cap_rps=250.0, load_cpu_per_user=0.006, load_processes=2)
+    verdict = run(FakeLab(tmp_path, world), quick(SCALE_OUT)).verdict
+    assert verdict.saturation is not None and verdict.saturation.resource is None
+    assert "load generator CPU 48%" in verdict.saturation.detail
