@@ -65,14 +65,11 @@ def concrete(expr: str) -> str:
 
 @pytest.fixture(scope="module")
 def after_traffic(running_lab: Lab) -> Iterator[Lab]:
-    workdir = running_lab.settings.state_dir / "locust"
-    targets = running_lab.settings.state_dir / "prometheus" / "targets"
     with LoadDriver(
         running_lab.settings,
         host_url=running_lab.runtime.endpoint("lb").url,
-        workdir=workdir,
+        targets=running_lab.runtime,
         processes=1,
-        targets_dir=targets,
     ) as driver:
         driver.start()
         driver.swarm(20, 20)

@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from lab import proc
-from lab.metrics.counters import MonotonicTotal
-from lab.metrics.procstats import tree_cpu
+from lab.agents.process_exporter import tree_cpu
+from lab.agents.usage import MonotonicTotal
 from lab.metrics.promconfig import JOBS, render_native_config, write_targets
-from lab.runtime.native.state import NativeState, ProcRecord, StateStore
+from lab.process_groups import ProcRecord
+from lab.runtime.native.state import NativeState, StateStore
 from lab.wait import free_port, wait_for
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,7 @@ def test_exporter_serves_every_recorded_instance(tmp_path: Path) -> None:
         StateStore(tmp_path).save(state)
         port = free_port()
         exporter = subprocess.Popen(
-            [sys.executable, "-m", "lab.metrics.procstats", "--state-file",
+            [sys.executable, "-m", "lab.agents.process_exporter", "--state-file",
              str(tmp_path / "state.json"), "--port", str(port)]
         )  # fmt: skip
         try:

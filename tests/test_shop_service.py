@@ -54,7 +54,7 @@ def service_env(lab: Lab, service: str, **overrides: str) -> dict[str, str]:
     """What the native runtime gives a replica of ``service``, plus ``overrides``."""
     ctx = lab_context(lab)
     return {
-        **ctx.knob_env(ctx.topology.get(service)),
+        **ctx.compose_environment(ctx.topology.get(service)),
         **ctx.connection_env(),
         "PYTHONPATH": ctx.pythonpath(),
         **overrides,
