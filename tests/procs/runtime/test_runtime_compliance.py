@@ -18,8 +18,7 @@ from lab.errors import ConfigError
 from lab.lab import Lab
 from lab.runtime.base import InstanceState, Runtime
 from lab.wait import free_port
-from tests.conftest import LabHome, make_home
-from tests.labtools import Traffic, wait_until
+from tests.labtools import LabHome, Traffic, make_home, wait_until
 
 
 @pytest.fixture(

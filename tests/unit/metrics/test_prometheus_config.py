@@ -26,8 +26,8 @@ from lab.metrics.promconfig import JOBS, render_native_config, write_targets
 from lab.process_groups import ProcRecord
 from lab.runtime.native.state import NativeState, StateStore
 from lab.wait import free_port, wait_for
+from tests.labtools import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 RULES = PROJECT / "services" / "prometheus" / "rules.yml"
 CONTRACT = PROJECT / "docs" / "contracts.md"
 

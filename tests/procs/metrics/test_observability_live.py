@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +18,10 @@ import yaml
 from lab import proc
 from lab.lab import Lab
 from lab.load.driver import LoadDriver
-from tests.labtools import wait_until
+from tests.labtools import PROJECT, wait_until
 
 pytestmark = pytest.mark.procs
 
-PROJECT = Path(__file__).resolve().parent.parent
 GRAFANA_VARS = {
     "$__rate_interval": "10s",
     "$__interval": "2s",

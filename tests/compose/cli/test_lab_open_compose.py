@@ -20,7 +20,7 @@ import pytest
 from lab import proc
 from lab.lab import Lab
 from lab.wait import free_port
-from tests.conftest import LabHome, make_home
+from tests.labtools import LabHome, make_home
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 

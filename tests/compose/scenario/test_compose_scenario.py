@@ -22,9 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.lab import Lab
-from tests.conftest import LabHome, make_home
-from tests.labtools import RUN_FILES
-from tests.test_compose_runtime import compose_settings, project_leftovers
+from tests.labtools import RUN_FILES, LabHome, compose_settings, make_home, project_leftovers
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 
