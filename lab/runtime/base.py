@@ -78,7 +78,8 @@ class LabStatus:
 
 @runtime_checkable
 class Runtime(Protocol):
-    """Where the lab runs. Both implementations pass tests/procs/runtime/test_runtime_compliance.py."""
+    """Where the lab runs. Both implementations pass
+    tests/procs/runtime/test_runtime_compliance.py."""
 
     name: str
 
