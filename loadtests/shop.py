@@ -79,6 +79,23 @@ DEFAULTS: dict[str, Any] = {
     "drop_after": 1.0,
 }
 PAGE_SIZES = (10, 20, 50)
+OPTIONS: tuple[tuple[str, type | tuple[str, ...], str, str], ...] = (
+    ("--seed-products", int, "LAB_SEED_PRODUCTS", "catalog size: product ids are 1..N"),
+    ("--zipf-exponent", float, "SHOP_ZIPF_EXPONENT",
+     "popularity skew: product k has weight 1/k**s (0 = uniform)"),
+    ("--think-time", float, "SHOP_THINK_TIME", "closed loop: seconds a user waits between tasks"),
+    ("--target-rps-per-user", float, "SHOP_TARGET_RPS_PER_USER",
+     "> 0: open loop, arrivals at this rate × users (see loadtests/arrivals.py)"),
+    ("--arrival-spacing", ("constant", "poisson"), "SHOP_ARRIVAL_SPACING",
+     "open loop: constant gaps between arrivals, or exponential (Poisson arrivals)"),
+    ("--rate-ramp-seconds", float, "SHOP_RATE_RAMP_SECONDS",
+     "open loop: a new rate is reached linearly over this many seconds (0 = a step)"),
+    ("--late-after", float, "SHOP_LATE_AFTER",
+     "open loop: an arrival no user could send within this many seconds is late"),
+    ("--drop-after", float, "SHOP_DROP_AFTER",
+     "open loop: an arrival no user could send within this many seconds is dropped"),
+)  # fmt: skip
+"""The options besides the task weights: flag, type (or choices), variable, help."""
 
 
 @events.init_command_line_parser.add_listener
@@ -92,62 +109,15 @@ def add_options(parser: LocustArgumentParser) -> None:
             default=DEFAULTS[f"weight_{action}"],
             help=f"relative weight of the {action} task",
         )
-    group.add_argument(
-        "--seed-products",
-        type=int,
-        env_var="LAB_SEED_PRODUCTS",
-        default=DEFAULTS["seed_products"],
-        help="catalog size: product ids are 1..N",
-    )
-    group.add_argument(
-        "--zipf-exponent",
-        type=float,
-        env_var="SHOP_ZIPF_EXPONENT",
-        default=DEFAULTS["zipf_exponent"],
-        help="popularity skew: product k has weight 1/k**s (0 = uniform)",
-    )
-    group.add_argument(
-        "--think-time",
-        type=float,
-        env_var="SHOP_THINK_TIME",
-        default=DEFAULTS["think_time"],
-        help="closed loop: seconds a user waits between tasks",
-    )
-    group.add_argument(
-        "--target-rps-per-user",
-        type=float,
-        env_var="SHOP_TARGET_RPS_PER_USER",
-        default=DEFAULTS["target_rps_per_user"],
-        help="> 0: open loop, arrivals at this rate × users (see loadtests/arrivals.py)",
-    )
-    group.add_argument(
-        "--arrival-spacing",
-        choices=("constant", "poisson"),
-        env_var="SHOP_ARRIVAL_SPACING",
-        default=DEFAULTS["arrival_spacing"],
-        help="open loop: constant gaps between arrivals, or exponential (Poisson arrivals)",
-    )
-    group.add_argument(
-        "--rate-ramp-seconds",
-        type=float,
-        env_var="SHOP_RATE_RAMP_SECONDS",
-        default=DEFAULTS["rate_ramp_seconds"],
-        help="open loop: a new rate is reached linearly over this many seconds (0 = a step)",
-    )
-    group.add_argument(
-        "--late-after",
-        type=float,
-        env_var="SHOP_LATE_AFTER",
-        default=DEFAULTS["late_after"],
-        help="open loop: an arrival no user could send within this many seconds is late",
-    )
-    group.add_argument(
-        "--drop-after",
-        type=float,
-        env_var="SHOP_DROP_AFTER",
-        default=DEFAULTS["drop_after"],
-        help="open loop: an arrival no user could send within this many seconds is dropped",
-    )
+    for flag, kind, env_var, help_text in OPTIONS:
+        dest = flag.removeprefix("--").replace("-", "_")
+        group.add_argument(
+            flag,
+            **({"choices": kind} if isinstance(kind, tuple) else {"type": kind}),
+            env_var=env_var,
+            default=DEFAULTS[dest],
+            help=help_text,
+        )
 
 
 @lru_cache(maxsize=4)
