@@ -1,0 +1,199 @@
+"""Processes the lab starts and owns, each in its own process group.
+
+Used by the native runtime (every service), the load driver (Locust) and the native
+process exporter. ``lab.proc`` runs commands; this module keeps track of the long-lived
+ones: a ``ProcRecord`` names a process by pid AND start time (a reused pid is never
+signalled), ``start`` spawns one, ``terminate``/``kill`` end it with its group, ``sweep``
+ends whatever carries this lab home's marker, ``shielded`` keeps Ctrl-C out of cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lab import proc
+
+MARKER = "PRODLAB_HOME"  # environment variable: the lab home a process belongs to
+
+
+@dataclass
+class ProcRecord:
+    name: str  # "api-2", "postgres-1", "locust-master"
+    service: str
+    index: int
+    pid: int | None = None
+    create_time: float | None = None
+    port: int | None = None  # the port it serves (API, metrics...)
+    desired: str = "running"  # "running" or "stopped" (stopped on purpose)
+    log: str = ""
+
+    def process(self) -> psutil.Process | None:
+        """The live process this record names, or None if it is gone (or the pid was reused)."""
+        if self.pid is None or self.create_time is None:
+            return None
+        try:
+            found = psutil.Process(self.pid)
+            if abs(found.create_time() - self.create_time) > 0.01:
+                return None
+            if found.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return found
+        except psutil.Error:
+            return None
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+def records_from_json(items: Iterable[Mapping[str, Any]]) -> list[ProcRecord]:
+    """Records from their JSON form (``dataclasses.asdict`` of each)."""
+    return [ProcRecord(**dict(item)) for item in items]
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Ignore Ctrl-C while cleaning up, so a second Ctrl-C cannot leave orphans."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def start(
+    record: ProcRecord,
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    log_dir: Path,
+    user: str | None = None,
+    cwd: Path | None = None,
+) -> ProcRecord:
+    """Spawn ``argv`` for ``record`` and fill in its pid, start time and log path."""
+    log_path = log_dir / f"{record.name}.log"
+    popen = proc.spawn(argv, log_path=log_path, env=env, cwd=cwd, user=user)
+    record.pid = popen.pid
+    try:
+        record.create_time = psutil.Process(popen.pid).create_time()
+    except psutil.Error:
+        record.create_time = None  # died at once; readiness will report it with the log
+    record.log = str(log_path)
+    record.desired = "running"
+    return record
+
+
+def exit_reason(record: ProcRecord) -> str | None:
+    """None while the process runs; otherwise a short reason naming its log."""
+    if record.alive():
+        return None
+    return f"{record.name} exited; see {record.log}"
+
+
+def signal_group(record: ProcRecord, sig: signal.Signals) -> bool:
+    """Send ``sig`` to the record's process group (or the process alone). False if gone."""
+    process = record.process()
+    if process is None:
+        return False
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    except (ProcessLookupError, psutil.Error):
+        return False
+    return True
+
+
+def terminate(
+    record: ProcRecord, *, sig: signal.Signals = signal.SIGTERM, grace: float = 10.0
+) -> None:
+    """Ask politely with ``sig``; after ``grace`` seconds, SIGKILL the whole group."""
+    process = record.process()
+    if process is None:
+        return
+    family = _family(process)
+    signal_group(record, sig)
+    _, alive = psutil.wait_procs(family, timeout=grace)
+    for leftover in alive:
+        try:
+            leftover.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=5)
+    _reap(process.pid)
+
+
+def kill(record: ProcRecord) -> None:
+    """SIGKILL the process and everything it started, at once."""
+    process = record.process()
+    if process is None:
+        return
+    family = _family(process)
+    signal_group(record, signal.SIGKILL)
+    for member in family:
+        try:
+            member.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(family, timeout=5)
+    _reap(process.pid)
+
+
+def _family(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return [process]
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process was our own child (avoids zombies)."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if done:
+            break
+        time.sleep(0.01)
+    proc.reap()
+
+
+def sweep(state_dir: Path) -> int:
+    """SIGKILL every process whose environment marks it as started by this lab home.
+
+    A backstop for ``lab down`` after an orchestrator died between starting a process
+    and recording it: only processes carrying ``PRODLAB_HOME=<this home>`` are touched.
+    """
+    mine = str(state_dir)
+    me = os.getpid()
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        if process.pid == me:
+            continue
+        try:
+            if process.environ().get(MARKER) == mine:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    for process in found:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(found, timeout=5)
+    return len(found)

@@ -1,0 +1,139 @@
+"""One set of checks, run against every Runtime (native processes and Docker Compose).
+
+Both must behave the same for everything a user or a scenario does: up, requests
+through the LB, scale, kill/stop/start one instance, status, logs, endpoints, scrape
+targets registered by a program outside the lab (the load generator), down.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from lab.errors import ConfigError
+from lab.lab import Lab
+from lab.runtime.base import InstanceState, Runtime
+from lab.wait import free_port
+from tests.labtools import LabHome, Traffic, make_home, wait_until
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("native", marks=pytest.mark.procs),
+        pytest.param("compose", marks=pytest.mark.compose),
+    ],
+)
+def booted(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    home: LabHome = make_home()
+    settings = home.settings(seed_products=200).with_overrides(runtime=request.param)
+    if request.param == "compose":
+        # its own project and free ports: never the user's lab (prodlab, 8080/9090/3000)
+        settings = settings.with_overrides(
+            compose_project=f"prodlab-test-{home.lb_port}", grafana_port=free_port()
+        )
+    lab = Lab(settings)
+    try:
+        lab.up({"api": 1, "worker": 1})
+        yield lab
+    finally:
+        if "prometheus" in vars(lab):  # the cached client holds a connection pool
+            lab.prometheus.close()
+        lab.runtime.down(volumes=True)
+        shutil.rmtree(home.home.parent, ignore_errors=True)
+
+
+def test_implements_the_protocol(booted: Lab) -> None:
+    assert isinstance(booted.runtime, Runtime)
+    assert booted.runtime.is_up()
+
+
+def test_status_shows_every_service_running(booted: Lab) -> None:
+    status = booted.runtime.status()
+    for service in ("postgres", "redis", "nats", "api", "worker", "lb", "prometheus"):
+        assert status.replicas(service) >= 1, f"{service}: {status.of(service)}"
+    assert booted.runtime.replicas()["api"] == 1
+
+
+def test_lb_and_prometheus_endpoints_answer(booted: Lab) -> None:
+    lb = booted.runtime.endpoint("lb")
+    assert lb.host == "127.0.0.1"
+    assert httpx.get(f"{lb.url}/products/1", timeout=5).status_code == 200
+    prom = booted.runtime.endpoint("prometheus")
+    assert httpx.get(f"{prom.url}/-/ready", timeout=5).status_code == 200
+
+
+def test_scale_to_three_replicas_all_answer_and_are_scraped(booted: Lab) -> None:
+    booted.scale("api", 3)
+    try:
+        assert booted.runtime.status().replicas("api") == 3
+        assert booted.runtime.replicas()["api"] == 3  # what a later command reads back
+        with Traffic(booted.runtime.endpoint("lb").url) as traffic:
+            assert wait_until(lambda: len(traffic.replicas) == 3, timeout=10), traffic.replicas
+        assert traffic.failures == []
+        prom = booted.prometheus
+        assert wait_until(lambda: (prom.scalar('count(up{job="api"} == 1)') or 0) == 3, 10)
+    finally:
+        booted.scale("api", 1)
+    prom = booted.prometheus
+    assert wait_until(lambda: (prom.scalar('count(up{job="api"})') or 0) == 1, timeout=10)
+
+
+def test_killed_api_instance_is_routed_around(booted: Lab) -> None:
+    booted.scale("api", 2)
+    try:
+        victim = booted.runtime.status().of("api")[-1].name
+        with Traffic(booted.runtime.endpoint("lb").url) as traffic:
+            assert wait_until(lambda: traffic.ok > 20, timeout=10)
+            booted.kill(victim)
+            traffic.reset()
+            assert wait_until(lambda: traffic.ok > 100 and sum(traffic.replicas.values()) > 50, 15)
+        states = {i.name: i.state for i in booted.runtime.status().of("api")}
+        assert states[victim] in (InstanceState.EXITED, InstanceState.STOPPED)
+        # every request after the kill went to a survivor, none failed
+        assert victim not in traffic.replicas or traffic.replicas[victim] < 5
+        assert traffic.failures == []
+        booted.start(victim)
+        assert booted.runtime.status().replicas("api") == 2
+    finally:
+        booted.scale("api", 1)
+
+
+def test_stop_and_start_a_worker(booted: Lab) -> None:
+    name = booted.runtime.status().of("worker")[0].name
+    booted.stop(name)
+    assert booted.runtime.status().replicas("worker") == 0
+    booted.start(name)
+    assert booted.runtime.status().replicas("worker") == 1
+
+
+def test_logs_name_their_instance(booted: Lab) -> None:
+    lines = list(booted.runtime.logs("api", tail=20))
+    assert lines
+    assert all(" | " in line for line in lines)
+
+
+def test_registered_scrape_target_is_scraped_then_dropped(booted: Lab) -> None:
+    """What the load driver does with Locust's exporter, with a small real exporter."""
+    runtime, prom = booted.runtime, booted.prometheus
+    host = runtime.scrape_host()
+    registry = CollectorRegistry()
+    Gauge("locust_users", "users running now", registry=registry).set(7)
+    port = free_port(host)
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        runtime.add_scrape_target("locust", f"{host}:{port}", {"service": "locust"})
+        assert wait_until(lambda: prom.scalar('sum(up{job="locust"})') == 1, timeout=15)
+        assert wait_until(lambda: prom.scalar("lab:locust_users") == 7, timeout=10)
+        runtime.remove_scrape_target("locust")
+        assert wait_until(lambda: prom.scalar('count(up{job="locust"})') is None, timeout=15)
+        with pytest.raises(ConfigError, match="no job 'api' for registered targets"):
+            runtime.add_scrape_target("api", f"{host}:{port}", {})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
