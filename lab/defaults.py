@@ -27,6 +27,18 @@ API_WORK_MS: Final = 40.0
 API_CONCURRENCY: Final = 4
 CACHE_TTL_S: Final = 30.0
 """Product cache time to live; 0 disables the cache."""
+CACHE_SINGLE_FLIGHT: Final = False
+"""Concurrent misses of one product in one replica share one database read."""
+DB_WORK: Final = "io"
+"""What a product read on a cache miss costs the database: ``io`` holds a connection and a
+backend (pg_sleep), ``cpu`` burns Postgres CPU."""
+DB_QUERY_MS: Final = 2.0
+"""Small, so that with the default popularity skew (most reads hit the cache) one replica's
+capacity stays about ``API_CONCURRENCY / API_WORK_MS``."""
+DB_POOL_SIZE: Final = 0
+"""Database connections per API replica; 0: ``API_CONCURRENCY + 4``, at most 40."""
+PG_MAX_CONNECTIONS: Final = 300
+"""Postgres' ``max_connections`` (the native launcher and the compose command)."""
 WORKER_WORK_MS: Final = 20.0
 WORKER_ACK_WAIT_S: Final = 10.0
 SEED_PRODUCTS: Final = 10_000

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     worker_work_ms: float = Field(default=d.WORKER_WORK_MS, ge=0)
     worker_ack_wait_s: float = Field(default=d.WORKER_ACK_WAIT_S, gt=0)
     cache_ttl_s: float = Field(default=d.CACHE_TTL_S, ge=0, description="0 disables the cache")
+    cache_single_flight: bool = Field(
+        default=d.CACHE_SINGLE_FLIGHT, description="concurrent misses of a product share a read"
+    )
+    db_work: WorkMode = Field(default=d.DB_WORK, description="a cache miss's database cost")
+    db_query_ms: float = Field(default=d.DB_QUERY_MS, ge=0, le=60_000)
+    db_pool_size: int = Field(
+        default=d.DB_POOL_SIZE, ge=0, le=10_000, description="per API replica; 0: concurrency + 4"
+    )
+    pg_max_connections: int = Field(default=d.PG_MAX_CONNECTIONS, ge=5, le=10_000)
     seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
     slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
     scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)

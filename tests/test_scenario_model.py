@@ -168,6 +168,18 @@ BAD = {
         ["concept (line 4): duplicate key"],
     ),
     "not a mapping": ("- just\n- a list\n", ["the file must be a mapping"]),
+    "unknown database work mode": (
+        GOOD.replace("vars:\n", "topology: {db_work: disk}\nvars:\n"),
+        ["topology.db_work (line 4): Input should be 'io' or 'cpu'"],
+    ),
+    "a negative pool": (
+        GOOD.replace("vars:\n", "topology:\n  db_query_ms: 20\n  db_pool_size: -1\nvars:\n"),
+        ["topology.db_pool_size (line 6): Input should be greater than or equal to 0"],
+    ),
+    "too few Postgres connections": (
+        GOOD.replace("vars:\n", "topology: {pg_max_connections: 2}\nvars:\n"),
+        ["topology.pg_max_connections (line 4): Input should be greater than or equal to 5"],
+    ),
 }
 
 
@@ -238,3 +250,24 @@ def test_cli_lists_validates_and_prints_the_schema(tmp_path: Path) -> None:
     schema = lab_cli(["scenario", "schema"], tmp_path)
     assert json.loads(schema.stdout)["title"] == "Scenario"
     assert not (tmp_path / ".lab").exists()
+
+
+def test_topology_knobs_become_the_labs_settings(tmp_path: Path) -> None:
+    """Every cost knob a scenario names reaches the lab's settings; the ones it leaves out
+    keep the lab's own value."""
+    from lab.scenario.runner import scenario_settings
+    from lab.settings import Settings
+
+    knobs = (
+        "topology:\n  db_work: cpu\n  db_query_ms: 20\n  db_pool_size: 4\n"
+        "  pg_max_connections: 50\n  cache_single_flight: true\nvars:\n"
+    )
+    scenario = load_scenario(write(tmp_path, GOOD.replace("vars:\n", knobs))).scenario
+    lab = Settings(home=tmp_path, cache_ttl_s=7)  # type: ignore[call-arg]
+    wanted = scenario_settings(lab, scenario)
+    assert (wanted.db_work, wanted.db_query_ms, wanted.db_pool_size) == ("cpu", 20, 4)
+    assert (wanted.pg_max_connections, wanted.cache_single_flight) == (50, True)
+    assert wanted.cache_ttl_s == 7
+    plain = scenario_settings(lab, load_scenario(write(tmp_path, GOOD)).scenario)
+    assert (plain.db_work, plain.db_query_ms, plain.db_pool_size) == ("io", 2, 0)
+    assert (plain.pg_max_connections, plain.cache_single_flight) == (300, False)

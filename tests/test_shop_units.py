@@ -7,6 +7,7 @@ test_shop_service.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import stat
 import time
@@ -269,6 +270,61 @@ def test_latency_buckets_contain_the_slo(slo: float) -> None:
     buckets = latency_buckets(slo)
     assert slo in buckets
     assert list(buckets) == sorted(set(buckets))
+
+
+def test_latency_buckets_are_25_ms_apart_or_closer_from_100_ms_to_1_s() -> None:
+    """So histogram_quantile interpolates a p95 within 25 ms, not across 200 ms."""
+    buckets = latency_buckets(0.25)
+    dense = [b for b in buckets if 0.1 <= b <= 1.0]
+    assert dense[0] == 0.1 and dense[-1] == 1.0
+    gaps = [round(b - a, 9) for a, b in itertools.pairwise(dense)]
+    assert max(gaps) <= 0.025
+
+
+def test_db_knob_gauges_show_the_running_settings() -> None:
+    from shop_api.catalog import ProductReader
+
+    metrics = ApiMetrics(0.25)
+    cache = ProductCache(Redis(), 30, metrics)
+    ProductReader(None, cache, metrics, work="cpu", query_ms=15, single_flight=True)  # type: ignore[arg-type]
+    value = metrics.registry.get_sample_value
+    assert value("shop_db_query_cost_seconds") == 0.015
+    assert value("shop_db_work_mode", {"mode": "cpu"}) == 1
+    assert value("shop_db_work_mode", {"mode": "io"}) == 0
+    assert value("shop_cache_single_flight") == 1
+
+
+def test_db_pool_size_0_means_concurrency_plus_4_at_most_40() -> None:
+    def pool(**env: str) -> int:
+        return ApiSettings.from_env({"LAB_REPLICA": "a", **env}).pool_size
+
+    assert pool() == 8
+    assert pool(LAB_API_CONCURRENCY="100") == 40
+    assert pool(LAB_DB_POOL_SIZE="3", LAB_API_CONCURRENCY="100") == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("/products/1", 1),
+        ("/products/007", 7),
+        (f"/products/{2**63 - 1}", 2**63 - 1),
+        (f"/products/{2**63}", None),  # FastAPI answers 422
+        ("/products/0", None),
+        ("/products/-1", None),
+        ("/products/+1", None),
+        ("/products/1.0", None),
+        ("/products/\u0661", None),  # an Arabic-Indic digit: str.isdigit, but not ASCII
+        ("/products/", None),
+        ("/products/1/", None),
+        ("/products", None),
+        ("/orders/1", None),
+    ],
+)
+def test_the_fast_path_takes_exactly_the_ids_fastapi_accepts(path: str, wanted: int | None) -> None:
+    from shop_api.fastpath import product_id
+
+    assert product_id(path) == wanted
 
 
 def test_request_histogram_has_a_bucket_on_the_slo() -> None:

@@ -94,6 +94,17 @@ class Topology(Strict):
     work_ms: Annotated[float, Field(ge=0)] = defaults.API_WORK_MS
     concurrency: Annotated[int, Field(ge=1, le=1024)] = defaults.API_CONCURRENCY
     cache_ttl_s: Annotated[float, Field(ge=0)] | None = None
+    cache_single_flight: bool | None = Field(
+        default=None, description="concurrent misses of one product share one database read"
+    )
+    db_work: Literal["io", "cpu"] | None = Field(
+        default=None, description="a cache miss's database cost: io (pg_sleep) or cpu"
+    )
+    db_query_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
+    db_pool_size: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
+        default=None, description="database connections per API replica; 0: concurrency + 4"
+    )
+    pg_max_connections: Annotated[int, Field(ge=5, le=10_000)] | None = None
     worker_work_ms: Annotated[float, Field(ge=0)] | None = None
     replicas: dict[Name, Annotated[int, Field(ge=0, le=defaults.MAX_REPLICAS)]] = Field(
         default_factory=lambda: {"api": 1}, description="starting replicas per service"

@@ -80,7 +80,7 @@ class Postgres(Launcher):
             "-c",
             f"listen_addresses={ctx.host}",
             "-c",
-            "max_connections=300",
+            f"max_connections={ctx.settings.pg_max_connections}",
             "-c",
             "shared_buffers=128MB",
             "-c",

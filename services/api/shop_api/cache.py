@@ -49,6 +49,9 @@ class ProductCache:
         self.metrics = metrics
         self._last_warning = 0.0
         metrics.cache_ttl_seconds.set(ttl_s)
+        self._hit, self._miss, self._bypass = (
+            metrics.cache_requests.labels(result) for result in ("hit", "miss", "bypass")
+        )
 
     @staticmethod
     def key(product_id: int) -> str:
@@ -57,15 +60,15 @@ class ProductCache:
     async def get(self, product_id: int) -> bytes | None:
         """The cached JSON of a product, or None on a miss (or when Redis is down)."""
         if not self.enabled:
-            self.metrics.cache_requests.labels(result="bypass").inc()
+            self._bypass.inc()
             return None
         try:
-            raw = await self.redis.get(self.key(product_id))
+            raw = await self.redis.get(f"product:{product_id}")
             cached = raw.encode() if isinstance(raw, str) else raw
         except (RedisError, OSError) as exc:
             self._warn(exc)
             cached = None
-        self.metrics.cache_requests.labels(result="miss" if cached is None else "hit").inc()
+        (self._miss if cached is None else self._hit).inc()
         return cached
 
     async def put(self, product: Product) -> bytes:

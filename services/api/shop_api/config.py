@@ -105,11 +105,20 @@ class ApiSettings(Connections):
     api_work_ms: float = Field(40.0, ge=0, le=60_000)
     api_concurrency: int = Field(4, ge=1, le=10_000)
     cache_ttl_s: float = Field(30.0, ge=0)  # 0: no product cache at all
+    # Concurrent misses of one product share one database read.
+    cache_single_flight: bool = False
+    # What a product read costs the database on a cache miss: ``io`` holds a connection
+    # and a backend for db_query_ms (pg_sleep), ``cpu`` burns about that much CPU in
+    # Postgres itself.
+    db_work: Literal["io", "cpu"] = "io"
+    db_query_ms: float = Field(2.0, ge=0, le=60_000)
+    db_pool_size: int = Field(0, ge=0, le=10_000)  # 0: concurrency + 4, at most 40
     seed_products: int = Field(10_000, ge=1, le=10_000_000)
     slo_seconds: float = Field(0.25, gt=0, le=60)
 
     @property
     def pool_size(self) -> int:
-        """Connections per replica: one per concurrency slot plus a few for the outbox
-        relay and /readyz, capped so many replicas stay under max_connections."""
-        return min(self.api_concurrency + 4, 40)
+        """Connections per replica: ``db_pool_size``, or when it is 0 one per concurrency
+        slot plus a few for the outbox relay and /readyz, capped so many replicas stay
+        under Postgres' max_connections."""
+        return self.db_pool_size or min(self.api_concurrency + 4, 40)

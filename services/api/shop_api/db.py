@@ -42,16 +42,19 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
-        """A pooled connection; callers waiting for one show in ``shop_db_pool_waiters``.
+        """A pooled connection; callers waiting for one show in ``shop_db_pool_waiters``
+        and their wait in ``shop_db_pool_wait_seconds``.
 
         Connection failures surface as ``BackendUnavailable("postgres", ...)`` (a 503).
         """
         async with postgres_errors():
             self.metrics.db_pool_waiters.inc()
+            start = time.perf_counter()
             try:
                 conn = await self.pool.acquire(timeout=COMMAND_TIMEOUT_S)
             finally:
                 self.metrics.db_pool_waiters.dec()
+                self.metrics.db_pool_wait.observe(time.perf_counter() - start)
             try:
                 yield conn
             finally:

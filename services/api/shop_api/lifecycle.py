@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
-from shop_api import cache, db, queue
+from shop_api import cache, catalog, db, queue
 from shop_api.config import ApiSettings
 from shop_api.metrics import ApiMetrics
 from shop_api.outbox import Outbox
@@ -55,6 +55,7 @@ class Services:
     db: db.Database
     redis: Redis
     cache: cache.ProductCache
+    products: catalog.ProductReader
     nats: Any
     limiter: WorkLimiter
     outbox: Outbox
@@ -108,15 +109,24 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
     async with AsyncExitStack() as cleanup:
         pool = await retrying(
             f"postgres at {settings.pg_host}:{settings.pg_port}",
-            lambda: db.create_pool(settings, min_size=2, max_size=settings.pool_size),
+            lambda: db.create_pool(
+                settings, min_size=min(2, settings.pool_size), max_size=settings.pool_size
+            ),
             timeout=STARTUP_TIMEOUT_S,
         )
         cleanup.push_async_callback(close_pool, pool, CLOSE_TIMEOUT_S)
         database = db.Database(pool, metrics)
         async with database.connection() as conn:
             inserted = await ensure_schema(conn, seed_products=settings.seed_products)
+            max_connections = int(await conn.fetchval("SHOW max_connections"))
         if inserted:
             log.info("seeded %d products", inserted)
+        metrics.db_pool_max_size.set(settings.pool_size)
+        metrics.pg_max_connections.set(max_connections)
+        rows_per_ms = 0.0
+        if settings.db_work == "cpu" and settings.db_query_ms > 0:
+            rows_per_ms = await catalog.cpu_rows_per_ms(database)
+            log.info("cpu query cost: %.0f rows per ms", rows_per_ms)
         nc = await queue.connect(
             settings, name=f"shop-api-{settings.replica}", timeout=STARTUP_TIMEOUT_S
         )
@@ -125,12 +135,22 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
         await retrying("the JetStream stream", lambda: queue.ensure_stream(js), timeout=10.0)
         redis = cache.connect(settings)
         cleanup.push_async_callback(_close_redis, redis)
+        product_cache = cache.ProductCache(redis, settings.cache_ttl_s, metrics)
         services = Services(
             settings=settings,
             metrics=metrics,
             db=database,
             redis=redis,
-            cache=cache.ProductCache(redis, settings.cache_ttl_s, metrics),
+            cache=product_cache,
+            products=catalog.ProductReader(
+                database,
+                product_cache,
+                metrics,
+                work=settings.db_work,
+                query_ms=settings.db_query_ms,
+                single_flight=settings.cache_single_flight,
+                cpu_rows_per_ms=rows_per_ms,
+            ),
             nats=nc,
             limiter=WorkLimiter(
                 mode=settings.api_work,

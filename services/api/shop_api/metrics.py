@@ -13,13 +13,35 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 # CONTENT_TYPE_LATEST, which Prometheus servers before 3.0 do not know; this one they all do.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# Latency buckets around typical web latencies; the SLO is added so that
-# "share of requests within the SLO" is exact rather than interpolated.
-BASE_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Latency buckets: every 25 ms from 100 ms to 1 s, where SLOs and knees sit, so that
+# histogram_quantile interpolates within 25 ms rather than inventing a p95 between far-apart
+# bounds; coarser below and above. The SLO is added so that "share of requests within the
+# SLO" is exact rather than interpolated.
+BASE_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    *(ms / 1000 for ms in range(100, 1001, 25)),
+    1.5,
+    2.0,
+    2.5,
+    5.0,
+    10.0,
+)
 # "bypass": the cache is off (TTL 0), the lookup went to Postgres without asking Redis.
 CACHE_RESULTS = ("hit", "miss", "bypass")
 WORK_MODES = ("io", "cpu")
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# Waiting for a pool connection: from nothing to the acquire timeout (5 s).
+POOL_WAIT_BUCKETS = (
+    *(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+    *(ms / 1000 for ms in range(150, 1001, 50)),
+    *(1.5, 2.0, 3.0, 5.0),
+)
 
 
 def latency_buckets(slo_seconds: float) -> tuple[float, ...]:
@@ -74,10 +96,52 @@ class ApiMetrics:
         self.cache_requests = Counter(
             "shop_cache_requests", "Product cache lookups", ["result"], registry=r
         )
+        self.cache_single_flight = Gauge(
+            "shop_cache_single_flight",
+            "1: concurrent misses of one product share one read (LAB_CACHE_SINGLE_FLIGHT)",
+            registry=r,
+        )
+        self.cache_coalesced = Counter(
+            "shop_cache_coalesced",
+            "Product lookups answered by another request's database read (single-flight)",
+            registry=r,
+        )
+        self.db_product_reads = Counter(
+            "shop_db_product_reads",
+            "Product reads that went to the database (cache misses and bypasses)",
+            registry=r,
+        )
+        self.db_query_cost_seconds = Gauge(
+            "shop_db_query_cost_seconds",
+            "Database cost of a product read on a miss (LAB_DB_QUERY_MS)",
+            registry=r,
+        )
+        self.db_work_mode = Gauge(
+            "shop_db_work_mode",
+            "Active database work mode (LAB_DB_WORK): 1, others 0",
+            ["mode"],
+            registry=r,
+        )
+        self.db_pool_max_size = Gauge(
+            "shop_db_pool_max_size",
+            "Most DB connections this replica opens (LAB_DB_POOL_SIZE, or its default)",
+            registry=r,
+        )
+        self.pg_max_connections = Gauge(
+            "shop_pg_max_connections",
+            "Postgres' max_connections, as the server reports it (LAB_PG_MAX_CONNECTIONS)",
+            registry=r,
+        )
         self.db_pool_size = Gauge("shop_db_pool_size", "DB pool connections open", registry=r)
         self.db_pool_in_use = Gauge("shop_db_pool_in_use", "DB pool connections in use", registry=r)
         self.db_pool_waiters = Gauge(
             "shop_db_pool_waiters", "Callers waiting for a DB connection", registry=r
+        )
+        self.db_pool_wait = Histogram(
+            "shop_db_pool_wait_seconds",
+            "Time spent waiting for a DB connection from the pool",
+            buckets=POOL_WAIT_BUCKETS,
+            registry=r,
         )
         self.db_query_duration = Histogram(
             "shop_db_query_duration_seconds",

@@ -38,7 +38,6 @@ async def _services_dep(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(_services_dep)]
 
-PRODUCT_BY_ID = "SELECT id, name, price_cents, stock FROM products WHERE id = $1"
 PRODUCTS_PAGE = "SELECT id, name, price_cents, stock FROM products ORDER BY id LIMIT $1 OFFSET $2"
 INSERT_ORDER = (
     "INSERT INTO orders (id, product_id, quantity, customer)"
@@ -53,12 +52,9 @@ async def get_product(
     product_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServicesDep
 ) -> Response:
     async with svc.limiter.slot():
-        body = await svc.cache.get(product_id)
-        if body is None:
-            row = await svc.db.fetchrow("product_by_id", PRODUCT_BY_ID, product_id)
-            if row is None:
-                raise HTTPException(404, f"product {product_id} does not exist")
-            body = await svc.cache.put(Product.model_validate(dict(row)))
+        body = await svc.products.read(product_id)
+    if body is None:
+        raise HTTPException(404, f"product {product_id} does not exist")
     return Response(body, media_type="application/json")
 
 
