@@ -34,7 +34,7 @@ ProductId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # The customer as the schema states it: at most 100 characters, no NUL, and one that
 # is not blank. Python's ``\s`` is what ``str.strip`` removes, and ``_customer`` checks
 # exactly that (pydantic's own strip is Rust's, a different set of blanks), so the
-# model and the schema agree; tests/test_shop_units.py checks it.
+# model and the schema agree; tests/unit/shop_api/test_shop_units.py checks it.
 CUSTOMER_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
