@@ -127,6 +127,15 @@ class ComposeRuntime:
     def start(self, instance: str) -> None:
         self._change(instance, "start")
 
+    def pause(self, instance: str) -> None:
+        st = self._require_up()
+        self._call(f"pause {instance}", self._docker(st).container.pause, self._container(instance))
+
+    def resume(self, instance: str) -> None:
+        st = self._require_up()
+        container = self._container(instance)
+        self._call(f"resume {instance}", self._docker(st).container.unpause, container)
+
     def endpoint(self, service: str) -> Endpoint:
         st = self._require_up()
         key = {"api": "lb"}.get(service, service)

@@ -138,6 +138,19 @@ class NativeRuntime:
     def start(self, instance: str) -> None:
         self._change(instance, "start")
 
+    def pause(self, instance: str) -> None:
+        self._signal(instance, signal.SIGSTOP)
+
+    def resume(self, instance: str) -> None:
+        self._signal(instance, signal.SIGCONT)
+
+    def _signal(self, instance: str, sig: signal.Signals) -> None:
+        state = self._require_up()
+        rec = state.instances.get(instance)
+        if rec is None or not procs.signal_group(rec, sig):
+            known = ", ".join(sorted(state.instances))
+            raise ConfigError(f"no running instance {instance!r}", hint=f"instances: {known}")
+
     def endpoint(self, service: str) -> Endpoint:
         state = self._require_up()
         key = {"api": "lb"}.get(service, service)
