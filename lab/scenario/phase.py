@@ -163,8 +163,8 @@ class PhaseRun:
         r.rps, r.p50, r.p95, r.p99, r.error_ratio, r.cpu_api = rps, p50, p95, p99, errors, cpu
         hdr = self.percentiles(window)
         third = window.seconds / 3
-        early = self.percentiles(Window(window.start, window.start + third))
-        late = self.percentiles(Window(window.end - third, window.end))
+        first = self.percentiles(Window(window.start, window.start + third))
+        last = self.percentiles(Window(window.end - third, window.end))
         r.client = ClientView(
             rps=client_rps if client_rps is not None else stats.rps,
             p50=stats.p50,
@@ -174,8 +174,8 @@ class PhaseRun:
             hdr_p95=None if hdr is None else hdr.quantiles.get(0.95),
             hdr_p99=None if hdr is None else hdr.quantiles.get(0.99),
             hdr_count=None if hdr is None else hdr.count,
-            hdr_p95_early=None if early is None else early.quantiles.get(0.95),
-            hdr_p95_late=None if late is None else late.quantiles.get(0.95),
+            hdr_p95_early=None if first is None else first.quantiles.get(0.95),
+            hdr_p95_late=None if last is None else last.quantiles.get(0.95),
         )
         r.in_flight = ctx.metrics.rule("in_flight", window)
         r.mean_latency = ctx.metrics.rule("mean_latency", window)
