@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import rules
+from lab.report.knee_plot import TITLE as KNEE_TITLE
+from lab.report.knee_plot import draw_knee
 from lab.run.reader import RunRecord
 from lab.run.timeseries import TimeSeries
 
@@ -54,6 +56,11 @@ def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
     has_data = draw_scaling(ax, run)
     finish(ax, "Throughput vs API replicas", "req/s", has_data)
     plots.append(save(fig, out_dir, "scaling", "Throughput vs API replicas", has_data))
+    if run.verdict.knee is not None:
+        fig, ax = new_figure()
+        has_data = draw_knee(ax, run)
+        finish(ax, KNEE_TITLE, "answered req/s", has_data)
+        plots.append(save(fig, out_dir, "knee", KNEE_TITLE, has_data))
     return plots
 
 

@@ -39,6 +39,7 @@ class ClientView:
     hdr_p95: float | None = None
     hdr_p99: float | None = None
     hdr_count: int | None = None
+    hdr_seconds: float | None = None  # the seconds the HDR figures cover
     hdr_p95_early: float | None = None  # over the first third of the window
     hdr_p95_late: float | None = None  # over the last third
 
@@ -107,9 +108,8 @@ class PhaseResult:
                 return c.hdr_p95_late / c.hdr_p95_early
             return None
         if name == "rps":
-            seconds = self.window[1] - self.window[0] if self.window else 0.0
-            if c.hdr_count is not None and seconds > 0:
-                return c.hdr_count / seconds
+            if c.hdr_count is not None and c.hdr_seconds:
+                return c.hdr_count / c.hdr_seconds
             return c.rps
         value = getattr(c, f"hdr_{name}", None)
         return value if value is not None else getattr(c, name, None)
@@ -188,6 +188,8 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         knee = None if self.knee is None else asdict(self.knee)
+        if knee is not None:
+            knee["steps"] = list(knee["steps"])  # as JSON reads it back
         phases = []
         for p in self.phases:
             data = asdict(p)
@@ -273,6 +275,7 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
             hdr_p95=optional_float(client.get("hdr_p95")),
             hdr_p99=optional_float(client.get("hdr_p99")),
             hdr_count=optional_int(client.get("hdr_count")),
+            hdr_seconds=optional_float(client.get("hdr_seconds")),
             hdr_p95_early=optional_float(client.get("hdr_p95_early")),
             hdr_p95_late=optional_float(client.get("hdr_p95_late")),
         ),

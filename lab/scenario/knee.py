@@ -4,7 +4,8 @@ last good and the first bad load, then hold the knee's load to confirm it.
 
 Inputs: the ``find_knee`` step, the threshold, the predicted ``Capacity``. Result: a
 ``Knee`` (every probe, the knee, the prediction beside it). Each probe holds its load and
-is judged over its own seconds (after ``settle``): p95 from the client's exact (HDR)
+is judged over its own seconds (after ``settle``, but for the last ones the load
+generator has not reported yet: ``phase.HDR_LAG_S``): p95 from the client's exact (HDR)
 percentiles, which in an open loop count from the intended send time, so a queue cannot
 hide; by rate, a probe whose answers fall 10 % short of the offered rate is past the knee
 too (the system did not keep up). After a probe that broke the SLO, the load falls back
@@ -143,9 +144,10 @@ class KneeSearch:
         window = Window(min(phase.last_change + self.step.settle, now), now)
         metrics = phase.ctx.metrics
         server = metrics.rule("p95", window)
-        hdr = phase.percentiles(window)
+        seen = phase.hdr_window(window)
+        hdr = phase.percentiles(seen)
         client = None if hdr is None else hdr.quantiles.get(0.95)
-        rps = hdr.count / window.seconds if hdr and window.seconds > 0 else None
+        rps = hdr.count / seen.seconds if hdr and seen.seconds > 0 else None
         if rps is None:
             rps = metrics.rule("rps", window)
         judged = client if client is not None else server

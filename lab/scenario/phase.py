@@ -25,6 +25,7 @@ from lab.scenario.progress import Progress
 
 log = logging.getLogger(__name__)
 QUANTILES = (0.5, 0.95, 0.99)
+HDR_LAG_S = 2.0  # Locust workers report every second: the newest seconds are not merged yet
 
 
 def pool_size(rate: float, work_ms: float, slo: float) -> int:
@@ -161,10 +162,11 @@ class PhaseRun:
             )
         )
         r.rps, r.p50, r.p95, r.p99, r.error_ratio, r.cpu_api = rps, p50, p95, p99, errors, cpu
-        hdr = self.percentiles(window)
-        third = window.seconds / 3
-        first = self.percentiles(Window(window.start, window.start + third))
-        last = self.percentiles(Window(window.end - third, window.end))
+        seen = self.hdr_window(window)
+        hdr = self.percentiles(seen)
+        third = seen.seconds / 3
+        first = self.percentiles(Window(seen.start, seen.start + third))
+        last = self.percentiles(Window(seen.end - third, seen.end))
         r.client = ClientView(
             rps=client_rps if client_rps is not None else stats.rps,
             p50=stats.p50,
@@ -174,6 +176,7 @@ class PhaseRun:
             hdr_p95=None if hdr is None else hdr.quantiles.get(0.95),
             hdr_p99=None if hdr is None else hdr.quantiles.get(0.99),
             hdr_count=None if hdr is None else hdr.count,
+            hdr_seconds=None if hdr is None else round(seen.seconds, 3),
             hdr_p95_early=None if first is None else first.quantiles.get(0.95),
             hdr_p95_late=None if last is None else last.quantiles.get(0.95),
         )
@@ -188,8 +191,14 @@ class PhaseRun:
         if r.cpu_api is not None and api:
             ctx.peaks.record("API CPU", r.cpu_api / api, self.phase.name)
 
+    def hdr_window(self, window: Window) -> Window:
+        """``window`` without its last seconds the load generator has not reported yet."""
+        end = min(window.end, self.now() - HDR_LAG_S)
+        return Window(min(window.start, end), end)
+
     def percentiles(self, window: Window) -> Percentiles | None:
-        """Exact client quantiles over ``window`` (None: no answers, or no exporter)."""
+        """Exact client quantiles over ``window`` (None: no answers, or no exporter);
+        callers clip it with ``hdr_window`` first."""
         if window.seconds < 1.0:
             return None
         try:

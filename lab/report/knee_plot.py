@@ -1,0 +1,61 @@
+"""The knee plot: throughput and p95 against the offered load, one point per probe of the
+knee search, the knee marked and the capacity predicted from the knobs beside it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lab.run.reader import RunRecord
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+TITLE = "Throughput and p95 against offered load (knee search)"
+
+
+def draw_knee(ax: Axes, run: RunRecord) -> bool:
+    knee = run.verdict.knee
+    probes = [s for s in (knee.steps if knee else ()) if s.rps is not None]
+    if knee is None or not probes:
+        return False
+    by_rate = knee.by == "rate"
+    probes.sort(key=lambda s: (s.rate or 0.0) if by_rate else s.users)
+    x = [(s.rate or 0.0) if by_rate else float(s.users) for s in probes]
+    ax.plot(x, [s.rps or 0.0 for s in probes], "o-", color="#4c72b0", label="answered req/s")
+    if by_rate:
+        top = max(x) * 1.05
+        ax.plot([0, top], [0, top], ":", color="#999999", label="answered = offered")
+    if knee.predicted_rps and by_rate:
+        ax.axvline(knee.predicted_rps, linestyle="--", color="#55a868", linewidth=1.2)
+        ax.annotate(
+            f"predicted: {knee.prediction}",
+            (knee.predicted_rps, 0),
+            textcoords="offset points",
+            xytext=(4, 6),
+            fontsize=7,
+            color="#55a868",
+        )
+    if knee.found:
+        at = (knee.rate or 0.0) if by_rate else float(knee.users)
+        ax.axvline(at, color="#c44e52", linewidth=1.5)
+        ax.annotate(
+            f"knee: {knee.rps or 0:.0f} req/s",
+            (at, knee.rps or 0.0),
+            textcoords="offset points",
+            xytext=(-70, 8),
+            fontsize=8,
+            color="#c44e52",
+        )
+    right = ax.twinx()
+    p95 = [(s.p95 or 0.0) * 1000 for s in probes]
+    right.plot(x, p95, "s--", color="#dd8452", label="p95 (ms)")
+    right.axhline(run.verdict.slo_seconds * 1000, color="#dd8452", linewidth=0.8, alpha=0.6)
+    right.set_ylabel("p95 (ms); line: SLO")
+    right.set_ylim(bottom=0)
+    ax.set_xlabel("offered load (req/s)" if by_rate else "users")
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    lines, labels = ax.get_legend_handles_labels()
+    more, more_labels = right.get_legend_handles_labels()
+    ax.legend(lines + more, labels + more_labels, loc="upper left", fontsize=7)
+    return True
