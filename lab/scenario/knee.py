@@ -25,6 +25,7 @@ from lab.scenario.phase import PhaseRun, pool_size
 from lab.scenario.predict import Capacity
 
 KEPT_UP = 0.9  # by rate: answers per second at least this share of the offered rate
+CONFIRMATIONS = 2  # a knee that breaks the SLO when held is searched again below it, once
 
 
 def ladder(step: FindKneeStep, unit: float, whole: bool) -> list[float]:
@@ -85,22 +86,23 @@ class KneeSearch:
                 bad = probe
                 break
             good = probe
-        if bad is not None:
-            lo = self._load(good) if good else 0.0
-            hi = self._load(bad)
-            while (mid := bisect_point(lo, hi, s.resolution * unit, whole)) is not None:
-                self._drain_after(phase, unit)
-                probe = self._probe(phase, mid, "bisect", s.hold)
-                if probe.good:
-                    good, lo = probe, mid
-                else:
-                    hi = mid
-        found = bad is not None and good is not None
-        knee, confirmed = good, None
-        if found and good is not None:
+        knee: KneeStep | None = None
+        confirmed: bool | None = None
+        hi = self._load(bad) if bad is not None else None
+        for _ in range(CONFIRMATIONS):
+            if hi is None:
+                break
+            good = self._bisect(phase, good, hi, unit)
+            if good is None:
+                break
             self._drain_after(phase, unit)
-            check = self._probe(phase, self._load(good), "confirm", s.confirm or s.hold)
-            knee, confirmed = check, bool(check.good)
+            knee = self._probe(phase, self._load(good), "confirm", s.confirm or s.hold)
+            confirmed = bool(knee.good)
+            if confirmed:
+                break
+            # it broke the SLO when held longer: the knee is lower; search below it
+            hi, good = self._load(good), self._best_below(self._load(good))
+        found = knee is not None  # bracketed and held (``confirmed``: within the SLO)
         last = knee or self.probes[-1]
         message = (
             f"knee at {self._describe(last)}: {last.rps or 0:.0f} req/s answered, "
@@ -124,6 +126,26 @@ class KneeSearch:
             confirmed=confirmed,
             threshold=self.threshold,
         )
+
+    def _bisect(
+        self, phase: PhaseRun, good: KneeStep | None, hi: float, unit: float
+    ) -> KneeStep | None:
+        """Bisect between ``good`` (None: 0) and the bad load ``hi``; the last good probe."""
+        lo = self._load(good) if good else 0.0
+        while (
+            mid := bisect_point(lo, hi, self.step.resolution * unit, not self.by_rate)
+        ) is not None:
+            self._drain_after(phase, unit)
+            probe = self._probe(phase, mid, "bisect", self.step.hold)
+            if probe.good:
+                good, lo = probe, mid
+            else:
+                hi = mid
+        return good
+
+    def _best_below(self, load: float) -> KneeStep | None:
+        below = [p for p in self.probes if p.good and p.kind != "confirm" and self._load(p) < load]
+        return max(below, key=self._load, default=None)
 
     # -- one probe ----------------------------------------------------------------------------
 

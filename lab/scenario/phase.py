@@ -192,9 +192,10 @@ class PhaseRun:
             ctx.peaks.record("API CPU", r.cpu_api / api, self.phase.name)
 
     def hdr_window(self, window: Window) -> Window:
-        """``window`` without its last seconds the load generator has not reported yet."""
-        end = min(window.end, self.now() - HDR_LAG_S)
-        return Window(min(window.start, end), end)
+        """``window`` in whole seconds (the client's histograms are per second), without
+        the last ones the load generator has not reported yet."""
+        end = math.floor(min(window.end, self.now() - HDR_LAG_S))
+        return Window(float(min(math.ceil(window.start), end)), float(end))
 
     def percentiles(self, window: Window) -> Percentiles | None:
         """Exact client quantiles over ``window`` (None: no answers, or no exporter);

@@ -54,6 +54,7 @@ class State:
     users: int
     up: dict[str, int]  # healthy instances per service
     rate: float | None = None  # open loop: arrivals per second
+    steady_s: float = 0.0  # seconds since the load last changed
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class World:
     per_user_rps: float = 4.0
     replica_rps: float = 100.0
     shared_cap_rps: float | None = None  # something shared (the LB, the DB) saturates here
+    # open loop above this share of capacity: a slow queue, p95 + 50 ms per second held
+    fragile_above: float | None = None
     max_users: int | None = None  # the load generator cannot run more users than this
     ready_after_s: float = 2.0
     load_cpu_per_user: float = 0.002  # cores
@@ -82,12 +85,12 @@ class World:
         self.events.append((self.clock.time(), kind, key, value))
 
     def state_at(self, t: float) -> State:
-        users, up, down, rate = 0, dict(SERVICES), set[str](), None
+        users, up, down, rate, since = 0, dict(SERVICES), set[str](), None, 0.0
         for te, kind, key, value in self.events:
             if te > t:
                 break
             if kind == "users":
-                users, rate = value, None
+                users, rate, since = value, None, te
             elif kind == "rate":
                 rate = value / 1000
             elif kind == "scale" and (value <= up.get(key, 0) or t >= te + self.ready_after_s):
@@ -102,7 +105,7 @@ class World:
                 up[service] -= 1
         if self.max_users is not None:
             users = min(users, self.max_users)
-        return State(users, up, rate)
+        return State(users, up, rate, t - since)
 
     def numbers(self, state: State) -> Numbers:
         demand = state.users * self.per_user_rps if state.rate is None else state.rate
@@ -114,6 +117,9 @@ class World:
         rho = demand / capacity
         climb = 2.0 if state.rate is not None and rho > 1 else 0.5  # an open queue grows
         p95 = 0.04 + climb * max(0.0, rho - 0.8)
+        fragile = self.fragile_above is not None and state.rate is not None
+        if fragile and self.fragile_above is not None and self.fragile_above < rho <= 1:
+            p95 = 0.04 + 0.05 * state.steady_s
         return Numbers(min(demand, capacity), p95, self.error_ratio)
 
     def p95(self, users: int, api: int) -> float | None:

@@ -82,3 +82,15 @@ def test_no_knee_when_the_slo_never_breaks(tmp_path: Path) -> None:
     checks = {c.name: c.passed for c in saved.checks}
     assert checks["knee found on one replica, from below"] is False
     assert checks["the knee held when confirmed"] is False
+
+
+def test_a_knee_that_breaks_when_held_is_searched_again_below(tmp_path: Path) -> None:
+    # from 97 % of capacity the queue drains too slowly: an 8 s probe looks fine, the
+    # 14 s confirmation does not, so the search bisects below it and confirms again
+    world = World(FakeClock(), fragile_above=0.97)
+    lab = run_scale_out(tmp_path, world)
+    knee = read_verdict(lab.reports[0] / "verdict.json").knee
+    assert knee is not None and knee.found and knee.confirmed
+    confirms = [(s.rate, s.good) for s in knee.steps if s.kind == "confirm"]
+    assert confirms[0] == (100.0, False) and confirms[-1][1] is True
+    assert knee.rate is not None and 75.0 <= knee.rate <= 97.0
