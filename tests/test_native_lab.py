@@ -84,7 +84,7 @@ def test_bad_requests_get_a_4xx_with_a_reason(
     else:
         response = client.request(method, path, json=body)
     assert response.status_code == expected, response.text
-    assert response.json().get("detail"), "a 4xx must say why"
+    assert response.json().get("reason"), "a 4xx must say why"
 
 
 def test_second_up_says_already_up(running_lab: Lab) -> None:

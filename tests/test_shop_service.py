@@ -260,6 +260,42 @@ def test_cached_product_is_stale_until_the_ttl_then_fresh(running_lab: Lab, tmp_
         assert time.monotonic() - cached_at >= ttl
 
 
+def test_a_cache_ttl_of_0_leaves_redis_alone_and_serves_fresh_products(
+    running_lab: Lab, tmp_path: Path
+) -> None:
+    import redis
+
+    ctx = lab_context(running_lab)
+    store = redis.Redis(
+        host="127.0.0.1", port=ctx.port("redis"), password=ctx.secret("redis_password") or None
+    )
+
+    def calls() -> tuple[int, ...]:
+        """Redis' own count of key lookups and of GET and SET commands."""
+        stats, commands = store.info("stats"), store.info("commandstats")
+        return (
+            int(stats["keyspace_hits"]) + int(stats["keyspace_misses"]),
+            *(int(commands.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("get", "set")),
+        )
+
+    try:
+        with shop_process(running_lab, tmp_path, "api", LAB_CACHE_TTL_S="0") as api:
+            assert sample(api.url, "shop_cache_ttl_seconds") == 0
+            bypassed = sample(api.url, "shop_cache_requests_total", result="bypass")
+            before = calls()
+            first = httpx.get(f"{api.url}/products/921", timeout=5).json()["stock"]
+            sql(running_lab, "UPDATE products SET stock = stock - 3 WHERE id = 921")
+            second = httpx.get(f"{api.url}/products/921", timeout=5).json()["stock"]
+            assert second == first - 3, "no cache: the second read sees the update at once"
+            assert calls() == before, "no Redis GET or SET for a product"
+            assert store.exists("product:921") == 0
+            assert sample(api.url, "shop_cache_requests_total", result="bypass") == bypassed + 2
+            assert sample(api.url, "shop_cache_requests_total", result="hit") == 0
+            assert sample(api.url, "shop_cache_requests_total", result="miss") == 0
+    finally:
+        store.close()
+
+
 def test_products_are_paged_in_id_order(client: httpx.Client) -> None:
     page = client.get("/products", params={"limit": 5, "offset": 10}).json()
     assert [item["id"] for item in page["items"]] == [11, 12, 13, 14, 15]
@@ -379,6 +415,9 @@ API_METRICS = [
     "shop_http_requests_in_flight",
     "shop_concurrency_limit",
     "shop_work_seconds",
+    'shop_work_mode{mode="io"} 1.0',
+    'shop_work_mode{mode="cpu"} 0.0',
+    "shop_cache_ttl_seconds",
     "shop_concurrency_waiting",
     "shop_concurrency_wait_seconds_bucket",
     "shop_cache_requests_total",
@@ -396,6 +435,7 @@ WORKER_METRICS = [
     "shop_worker_orders_redelivered_total",
     "shop_worker_orders_duplicate_total",
     "shop_worker_in_flight",
+    "shop_worker_work_seconds",
     "shop_worker_processing_seconds_bucket",
     "shop_order_latency_seconds_bucket",
     'shop_queue_pending_messages{consumer="workers",stream="ORDERS"}',

@@ -11,19 +11,25 @@ import json
 import stat
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from uuid import UUID
 
+import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
 from lab.wait import free_port
+from shop_api.app import create_app
+from shop_api.cache import ProductCache
 from shop_api.config import ApiSettings, ConfigError
-from shop_api.errors import describe_validation
+from shop_api.errors import ERROR_CODES, describe_validation, error_body
 from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
-from shop_api.models import MAX_ID, OrderIn
+from shop_api.models import MAX_ID, ErrorBody, ErrorCode, OrderIn
 from shop_api.outbox import OrderMessage
 from shop_api.secrets import NAMES, ensure_secrets
 from shop_api.work import WorkLimiter, burn_cpu
@@ -96,6 +102,12 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
         ApiSettings.from_env({variable: value})
 
 
+def test_a_cache_ttl_of_0_is_accepted_and_a_negative_one_refused() -> None:
+    assert ApiSettings.from_env({"LAB_CACHE_TTL_S": "0"}).cache_ttl_s == 0
+    with pytest.raises(ConfigError, match="LAB_CACHE_TTL_S"):
+        ApiSettings.from_env({"LAB_CACHE_TTL_S": "-1"})
+
+
 def test_worker_settings_and_heartbeat() -> None:
     settings = WorkerSettings.from_env(
         {"LAB_WORKER_ACK_WAIT_S": "3", "LAB_WORKER_WORK_MS": "50", "LAB_REPLICA": "worker-1"}
@@ -122,7 +134,8 @@ def test_a_good_order_validates_and_strips_the_customer() -> None:
         ({"product_id": True}, "product_id"),
         ({"product_id": 0}, "product_id"),
         ({"product_id": MAX_ID + 1}, "product_id"),
-        ({"quantity": 1.0}, "quantity"),
+        ({"quantity": 1.5}, "quantity"),
+        ({"quantity": "2"}, "quantity"),
         ({"quantity": 0}, "quantity"),
         ({"quantity": 10**30}, "quantity"),
         ({"customer": "   "}, "customer"),
@@ -136,6 +149,40 @@ def test_bad_orders_are_rejected_with_the_field(change: dict[str, object], field
     with pytest.raises(ValidationError) as caught:
         OrderIn.model_validate({**GOOD, **change})
     assert field in {str(err["loc"][0]) for err in caught.value.errors()}
+
+
+def test_whole_numbers_sent_as_floats_are_ints_as_json_schema_says() -> None:
+    order = OrderIn.model_validate_json('{"product_id": 7.0, "quantity": 586.0, "customer": "a"}')
+    assert (order.product_id, order.quantity) == (7, 586)
+    assert isinstance(order.quantity, int)
+
+
+ORDER_SCHEMA = create_app(ApiSettings(replica="t")).openapi()["components"]["schemas"]["OrderIn"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    product_id=st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=3)),
+    quantity=st.one_of(st.integers(-5, 2000), st.floats(-5, 2000), st.booleans()),
+    customer=st.one_of(
+        st.text(alphabet=st.sampled_from(" \t\n\x00\x1c\u00a0\u2028ab"), max_size=6),
+        st.text(max_size=120),
+        st.integers(),
+    ),
+)
+def test_every_order_the_schema_allows_is_accepted(
+    product_id: object, quantity: object, customer: object
+) -> None:
+    """The documented schema and the model agree, in both directions."""
+    body = {"product_id": product_id, "quantity": quantity, "customer": customer}
+    schema_ok = jsonschema.Draft202012Validator(ORDER_SCHEMA).is_valid(body)
+    try:
+        OrderIn.model_validate_json(json.dumps(body))
+    except ValidationError:
+        model_ok = False
+    else:
+        model_ok = True
+    assert schema_ok == model_ok, (body, schema_ok, model_ok)
 
 
 def test_validation_reasons_are_one_readable_line() -> None:
@@ -154,7 +201,67 @@ def test_validation_reasons_are_one_readable_line() -> None:
     assert describe_validation(many).endswith("and 2 more")
 
 
+# --- errors and the OpenAPI document -------------------------------------------------
+
+
+def test_each_error_code_belongs_to_one_status() -> None:
+    assert sorted(ERROR_CODES.values()) == sorted(get_args(ErrorCode))
+
+
+@pytest.mark.parametrize("status", sorted(ERROR_CODES))
+def test_every_error_status_has_its_code_in_the_one_body_shape(status: int) -> None:
+    body = error_body(status, "why")
+    assert body == {"error": ERROR_CODES[status], "reason": "why"}
+    ErrorBody.model_validate(body)
+
+
+def test_openapi_documents_every_answer_with_one_error_shape() -> None:
+    document = create_app(ApiSettings(replica="t")).openapi()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas, "FastAPI's 422 shape is never sent"
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if int(status) >= 400:
+                    assert answer["content"]["application/json"]["schema"] == error_ref, (
+                        method,
+                        path,
+                        status,
+                    )
+    assert set(document["paths"]["/orders"]["post"]["responses"]) == {
+        "202",
+        "400",
+        "415",
+        "422",
+        "503",
+    }
+    assert set(document["paths"]["/products/{product_id}"]["get"]["responses"]) == {
+        "200",
+        "404",
+        "422",
+        "503",
+    }
+    metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain; version=0.0.4; charset=utf-8"]
+    assert schemas["OrderIn"]["properties"]["product_id"]["maximum"] == MAX_ID
+
+
 # --- metrics --------------------------------------------------------------------------
+
+
+def test_knob_gauges_show_the_running_settings() -> None:
+    metrics = ApiMetrics(0.25)
+    WorkLimiter(mode="cpu", work_ms=25, concurrency=2, metrics=metrics)
+    ProductCache(Redis(), 0, metrics)
+    value = metrics.registry.get_sample_value
+    assert value("shop_work_mode", {"mode": "cpu"}) == 1
+    assert value("shop_work_mode", {"mode": "io"}) == 0
+    assert value("shop_work_seconds") == 0.025
+    assert value("shop_cache_ttl_seconds") == 0
+    assert value("shop_cache_requests_total", {"result": "bypass"}) == 0
+    worker = Worker(WorkerSettings(replica="w", worker_work_ms=35))
+    assert worker.metrics.registry.get_sample_value("shop_worker_work_seconds") == 0.035
 
 
 @pytest.mark.parametrize("slo", [0.25, 0.3, 0.123, 2.0])
@@ -181,7 +288,7 @@ def test_worker_http_answers_metrics_health_and_404() -> None:
     problem[0] = None
     assert server.respond("GET", "/healthz?x=1")[0] == 200
     status, content_type, body = server.respond("GET", "/metrics")
-    assert status == 200 and content_type.startswith("text/plain")
+    assert status == 200 and content_type == "text/plain; version=0.0.4; charset=utf-8"
     assert b'shop_queue_pending_messages{consumer="workers",stream="ORDERS"}' in body
     assert server.respond("GET", "/elsewhere")[0] == 404
     assert server.respond("POST", "/metrics")[0] == 405

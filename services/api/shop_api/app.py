@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shop_api import errors, lifecycle, ops, routes
 from shop_api.config import ApiSettings
 from shop_api.metrics import ApiMetrics
+from shop_api.models import OrderIn
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class ObserveRequests:
 
 
 async def _internal_error(send: Send) -> None:
-    body = json.dumps({"reason": "internal error (logged by the replica)"}).encode()
+    body = json.dumps(errors.error_body(500, "internal error (logged by the replica)")).encode()
     await send(
         {
             "type": "http.response.start",
@@ -78,6 +80,37 @@ async def _internal_error(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+REPLICA_HEADER = {
+    "X-Replica": {
+        "description": "the replica that answered (LAB_REPLICA)",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+class ShopApp(FastAPI):
+    """FastAPI, with an OpenAPI document that keeps the request bodies' bounds exact
+    and lists the ``X-Replica`` header every answer carries."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = super().openapi()
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    for answer in operation["responses"].values():
+                        answer["headers"] = {**answer.get("headers", {}), **REPLICA_HEADER}
+            # FastAPI passes the document through its own model, which types `maximum`
+            # as a float: 2**63-1 would read 2**63, one the API refuses. Pydantic's own
+            # schema of a request body is exact.
+            schemas = document["components"]["schemas"]
+            for model in (OrderIn,):
+                schemas[model.__name__] = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+        return super().openapi()  # the document made above, cached by FastAPI
 
 
 def create_app(
@@ -109,7 +142,7 @@ def create_app(
         finally:
             await lifecycle.stop(services)
 
-    app = FastAPI(
+    app = ShopApp(
         title="prodlab shop",
         description="The system under test: a small shop behind HAProxy.",
         version="1.0",

@@ -2,6 +2,8 @@
 
 A cache that is down must not take the catalog down: lookups that fail count as misses
 and fall through to Postgres (``/readyz`` still reports Redis as unreachable).
+A TTL of 0 disables the cache: no Redis read or write for products, and every lookup
+counts as ``result="bypass"``.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ def connect(settings: Connections) -> Redis:
 class ProductCache:
     def __init__(self, redis: Redis, ttl_s: float, metrics: ApiMetrics) -> None:
         self.redis = redis
-        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.enabled = ttl_s > 0
+        self.ttl_ms = max(1, round(ttl_s * 1000))
         self.metrics = metrics
         self._last_warning = 0.0
+        metrics.cache_ttl_seconds.set(ttl_s)
 
     @staticmethod
     def key(product_id: int) -> str:
@@ -52,6 +56,9 @@ class ProductCache:
 
     async def get(self, product_id: int) -> bytes | None:
         """The cached JSON of a product, or None on a miss (or when Redis is down)."""
+        if not self.enabled:
+            self.metrics.cache_requests.labels(result="bypass").inc()
+            return None
         try:
             raw = await self.redis.get(self.key(product_id))
             cached = raw.encode() if isinstance(raw, str) else raw
@@ -63,6 +70,8 @@ class ProductCache:
 
     async def put(self, product: Product) -> bytes:
         body = product.model_dump_json().encode()
+        if not self.enabled:
+            return body
         try:
             await self.redis.set(self.key(product.id), body, px=self.ttl_ms)
         except (RedisError, OSError) as exc:

@@ -104,7 +104,7 @@ class ApiSettings(Connections):
     api_work: Literal["io", "cpu"] = "io"
     api_work_ms: float = Field(40.0, ge=0, le=60_000)
     api_concurrency: int = Field(4, ge=1, le=10_000)
-    cache_ttl_s: float = Field(30.0, gt=0)
+    cache_ttl_s: float = Field(30.0, ge=0)  # 0: no product cache at all
     seed_products: int = Field(10_000, ge=1, le=10_000_000)
     slo_seconds: float = Field(0.25, gt=0, le=60)
 

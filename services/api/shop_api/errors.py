@@ -1,7 +1,9 @@
-"""Every error answer carries a ``reason``: bad input is 4xx, a backend outage 503.
+"""Every error answer has one body shape, ``ErrorBody``: bad input is 4xx, an outage 503.
 
-Bodies look like ``{"reason": "body.quantity: Input should be ...", "detail": ...}``;
-``detail`` keeps FastAPI's usual shape so generated clients still understand it.
+``{"error": "invalid_request", "reason": "body.quantity: Input should be ...",
+"problems": [...]}``: ``error`` names the kind (one per status, ``ERROR_CODES``),
+``reason`` says why in one line. ``responses()`` documents them on each route, so the
+OpenAPI document lists every status a route answers.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shop_api.models import ErrorBody, ErrorCode
 
 # What "Postgres is unreachable" looks like from asyncpg: refused or reset sockets,
 # timeouts, a server shutting down, a pool closing or out of connections.
@@ -30,6 +33,49 @@ POSTGRES_DOWN: tuple[type[BaseException], ...] = (
 )
 
 MAX_REASONS = 3
+
+ERROR_CODES: dict[int, ErrorCode] = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+# What each documented error status means, per route (``responses``).
+DESCRIPTIONS = {
+    400: "The body could not be parsed (e.g. JSON nested too deeply)",
+    404: "No such resource",
+    415: "The body was not sent as application/json",
+    422: "Invalid input: the reason names the field (problems lists each)",
+    503: "A dependency (postgres, nats) is unavailable; retry after Retry-After seconds",
+}
+RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can answer ``statuses`` with an ``ErrorBody``."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": DESCRIPTIONS[status]}
+        if status == 503:
+            entry["headers"] = RETRY_AFTER
+        documented[status] = entry
+    return documented
+
+
+def error_code(status: int) -> ErrorCode:
+    return ERROR_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+
+
+def error_body(status: int, reason: str, **extra: object) -> dict[str, Any]:
+    """An ``ErrorBody`` as JSON-ready data (fields that do not apply are left out)."""
+    body = ErrorBody.model_validate({"error": error_code(status), "reason": reason, **extra})
+    return body.model_dump(mode="json", exclude_none=True)
 
 
 class BackendUnavailable(Exception):
@@ -67,9 +113,8 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def error_response(status: int, reason: str, detail: object = None) -> JSONResponse:
-    body = {"reason": reason, "detail": reason if detail is None else detail}
-    return JSONResponse(jsonable_encoder(body), status_code=status)
+def error_response(status: int, reason: str, **extra: object) -> JSONResponse:
+    return JSONResponse(error_body(status, reason, **extra), status_code=status)
 
 
 def _is_json(request: Request) -> bool:
@@ -86,8 +131,11 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         reason = "send the body as JSON with Content-Type: application/json"
         return error_response(415, reason)
     # The offending input can be huge or binary; the reason and location are enough.
-    slim = [{k: v for k, v in e.items() if k not in ("input", "url")} for e in errors]
-    return error_response(422, describe_validation(errors), slim)
+    problems = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e["type"])}
+        for e in errors
+    ]
+    return error_response(422, describe_validation(errors), problems=problems)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

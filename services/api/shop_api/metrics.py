@@ -9,9 +9,16 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# The text format ``generate_latest`` writes. prometheus_client >= 0.22 names 1.0.0 in its
+# CONTENT_TYPE_LATEST, which Prometheus servers before 3.0 do not know; this one they all do.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 # Latency buckets around typical web latencies; the SLO is added so that
 # "share of requests within the SLO" is exact rather than interpolated.
 BASE_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
+# "bypass": the cache is off (TTL 0), the lookup went to Postgres without asking Redis.
+CACHE_RESULTS = ("hit", "miss", "bypass")
+WORK_MODES = ("io", "cpu")
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -49,6 +56,12 @@ class ApiMetrics:
         self.work_seconds = Gauge(
             "shop_work_seconds", "Simulated work per request (LAB_API_WORK_MS)", registry=r
         )
+        self.work_mode = Gauge(
+            "shop_work_mode", "Active work mode (LAB_API_WORK): 1, others 0", ["mode"], registry=r
+        )
+        self.cache_ttl_seconds = Gauge(
+            "shop_cache_ttl_seconds", "Product cache TTL (LAB_CACHE_TTL_S); 0: no cache", registry=r
+        )
         self.concurrency_waiting = Gauge(
             "shop_concurrency_waiting", "Requests waiting for a work slot", registry=r
         )
@@ -83,7 +96,7 @@ class ApiMetrics:
             "shop_orders_accepted", "Orders stored and answered 202", registry=r
         )
         # Series that exist from the first scrape, so rates and ratios are never "no data".
-        for result in ("hit", "miss"):
+        for result in CACHE_RESULTS:
             self.cache_requests.labels(result=result)
         for result in ("ok", "error"):
             self.queue_publish.labels(result=result)

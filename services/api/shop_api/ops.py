@@ -10,9 +10,12 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
+from shop_api.errors import error_response
 from shop_api.lifecycle import Services
+from shop_api.metrics import CONTENT_TYPE
+from shop_api.models import ErrorBody, Health, Ready
 from shop_api.routes import services
 
 router = APIRouter()
@@ -20,9 +23,15 @@ router = APIRouter()
 PROBE_TIMEOUT_S = 1.0
 
 
-@router.get("/healthz")
-async def healthz(request: Request) -> dict[str, str]:
-    return {"status": "ok", "replica": request.app.state.settings.replica}
+class MetricsResponse(Response):
+    """Prometheus' text format 0.0.4 (see ``shop_api.metrics.CONTENT_TYPE``)."""
+
+    media_type = CONTENT_TYPE
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(request: Request) -> Health:
+    return Health(status="ok", replica=request.app.state.settings.replica)
 
 
 async def _probe(check: Callable[[], Awaitable[object]]) -> str | None:
@@ -42,8 +51,12 @@ async def _nats_ok(svc: Services) -> None:
     await svc.nats.flush(timeout=PROBE_TIMEOUT_S)
 
 
-@router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={503: {"model": ErrorBody, "description": "Unready: `failed` names each dependency"}},
+)
+async def readyz(request: Request) -> Ready | JSONResponse:
     """200 when Postgres, Redis and NATS all answer; else 503 naming the ones that did not."""
     svc = services(request)
 
@@ -56,15 +69,21 @@ async def readyz(request: Request) -> JSONResponse:
     names = ("postgres", "redis", "nats")
     results = await asyncio.gather(_probe(postgres), _probe(redis), _probe(lambda: _nats_ok(svc)))
     failed = {name: why for name, why in zip(names, results, strict=True) if why is not None}
-    replica = svc.settings.replica
     if failed:
         reason = "; ".join(f"{name} unreachable: {why}" for name, why in failed.items())
-        body = {"status": "unready", "replica": replica, "reason": reason, "failed": failed}
-        return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "replica": replica})
+        return error_response(503, reason, failed=failed)
+    return Ready(status="ready", replica=svc.settings.replica)
 
 
-@router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+@router.get(
+    "/metrics",
+    response_class=MetricsResponse,
+    responses={
+        200: {
+            "description": "This replica's metrics (docs/contracts.md names them)",
+            "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def metrics(request: Request) -> MetricsResponse:
+    return MetricsResponse(generate_latest(request.app.state.metrics.registry))

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
+from shop_api.errors import responses
 from shop_api.lifecycle import Services
 from shop_api.models import (
     MAX_ID,
@@ -47,7 +48,7 @@ INSERT_ORDER = (
 ORDER_BY_ID = "SELECT id AS order_id, status, created_at, processed_at FROM orders WHERE id = $1"
 
 
-@router.get("/products/{product_id}", response_model=Product)
+@router.get("/products/{product_id}", response_model=Product, responses=responses(404, 422, 503))
 async def get_product(
     product_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServicesDep
 ) -> Response:
@@ -61,7 +62,7 @@ async def get_product(
     return Response(body, media_type="application/json")
 
 
-@router.get("/products", response_model=ProductPage)
+@router.get("/products", response_model=ProductPage, responses=responses(422, 503))
 async def list_products(
     svc: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
@@ -73,7 +74,12 @@ async def list_products(
     return ProductPage(items=items, limit=limit, offset=offset)
 
 
-@router.post("/orders", status_code=202, response_model=OrderAccepted)
+@router.post(
+    "/orders",
+    status_code=202,
+    response_model=OrderAccepted,
+    responses=responses(400, 415, 422, 503),
+)
 async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
     """Store the order and its outbox row in one transaction; 202 once committed."""
     message = OrderMessage(order_id=uuid4(), product_id=order.product_id, quantity=order.quantity)
@@ -96,7 +102,7 @@ async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
     return OrderAccepted(order_id=message.order_id)
 
 
-@router.get("/orders/{order_id}", response_model=OrderStatus)
+@router.get("/orders/{order_id}", response_model=OrderStatus, responses=responses(404, 422, 503))
 async def get_order(order_id: UUID, svc: ServicesDep) -> OrderStatus:
     async with svc.limiter.slot():
         row = await svc.db.fetchrow("order_by_id", ORDER_BY_ID, order_id)

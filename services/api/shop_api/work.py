@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from shop_api.metrics import ApiMetrics
+from shop_api.metrics import WORK_MODES, ApiMetrics
 
 
 def burn_cpu(seconds: float) -> int:
@@ -48,6 +48,8 @@ class WorkLimiter:
         self._slots = asyncio.Semaphore(concurrency)
         metrics.concurrency_limit.set(concurrency)
         metrics.work_seconds.set(self.work_s)
+        for known in WORK_MODES:
+            metrics.work_mode.labels(mode=known).set(1 if known == mode else 0)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

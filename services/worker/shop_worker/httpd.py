@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from shop_api.metrics import CONTENT_TYPE
 
 READ_TIMEOUT_S = 5.0
 MAX_HEADER_BYTES = 16 * 1024
@@ -37,7 +39,7 @@ class MetricsServer:
         if method not in ("GET", "HEAD"):
             return 405, "text/plain", b"method not allowed\n"
         if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
+            return 200, CONTENT_TYPE, generate_latest(self.registry)
         if path == "/healthz":
             problem = self.healthy()
             if problem is None:

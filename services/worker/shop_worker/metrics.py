@@ -30,6 +30,11 @@ class WorkerMetrics:
             "Messages for orders already processed (acked)",
             registry=r,
         )
+        self.work_seconds = Gauge(
+            "shop_worker_work_seconds",
+            "Simulated work per order (LAB_WORKER_WORK_MS)",
+            registry=r,
+        )
         self.in_flight = Gauge("shop_worker_in_flight", "Messages being processed", registry=r)
         self.processing = Histogram(
             "shop_worker_processing_seconds",

@@ -67,6 +67,7 @@ class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.metrics = WorkerMetrics(settings.slo_seconds)
+        self.metrics.work_seconds.set(settings.worker_work_ms / 1000.0)
         self.stopping = asyncio.Event()
         self.ready = False
         self.nc: Any = None
