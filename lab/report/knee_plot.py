@@ -22,6 +22,8 @@ def draw_knee(ax: Axes, run: RunRecord) -> bool:
     probes.sort(key=lambda s: (s.rate or 0.0) if by_rate else s.users)
     x = [(s.rate or 0.0) if by_rate else float(s.users) for s in probes]
     ax.plot(x, [s.rps or 0.0 for s in probes], "o-", color="#4c72b0", label="answered req/s")
+    if knee.predicted_rps and by_rate:
+        ax.plot([], [], "--", color="#55a868", label="predicted capacity")
     if by_rate:
         top = max(x) * 1.05
         ax.plot([0, top], [0, top], ":", color="#999999", label="answered = offered")
@@ -31,7 +33,8 @@ def draw_knee(ax: Axes, run: RunRecord) -> bool:
             f"predicted: {knee.prediction}",
             (knee.predicted_rps, 0),
             textcoords="offset points",
-            xytext=(4, 6),
+            xytext=(-4, 6),
+            ha="right",
             fontsize=7,
             color="#55a868",
         )
@@ -48,14 +51,12 @@ def draw_knee(ax: Axes, run: RunRecord) -> bool:
         )
     right = ax.twinx()
     p95 = [(s.p95 or 0.0) * 1000 for s in probes]
-    right.plot(x, p95, "s--", color="#dd8452", label="p95 (ms)")
+    right.plot(x, p95, "s--", color="#dd8452")
+    ax.plot([], [], "s--", color="#dd8452", label="p95 (ms, right axis; line: SLO)")
     right.axhline(run.verdict.slo_seconds * 1000, color="#dd8452", linewidth=0.8, alpha=0.6)
-    right.set_ylabel("p95 (ms); line: SLO")
+    right.set_ylabel("p95 (ms)")
     right.set_ylim(bottom=0)
     ax.set_xlabel("offered load (req/s)" if by_rate else "users")
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
-    lines, labels = ax.get_legend_handles_labels()
-    more, more_labels = right.get_legend_handles_labels()
-    ax.legend(lines + more, labels + more_labels, loc="upper left", fontsize=7)
     return True

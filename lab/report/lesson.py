@@ -16,7 +16,7 @@ KNEE_HEADER = (
     "offered",
     "users",
     "answered req/s",
-    "server p95",
+    "server p95 (10 s rule)",
     "client p95 (HDR)",
     "within SLO",
 )

@@ -60,6 +60,8 @@ def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
         fig, ax = new_figure()
         has_data = draw_knee(ax, run)
         finish(ax, KNEE_TITLE, "answered req/s", has_data)
+        if has_data:  # inside: the right axis (p95) takes the space outside
+            ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
         plots.append(save(fig, out_dir, "knee", KNEE_TITLE, has_data))
     return plots
 
