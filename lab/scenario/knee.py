@@ -8,8 +8,9 @@ is judged over its own seconds (after ``settle``, but for the last ones the load
 generator has not reported yet: ``phase.HDR_LAG_S``): p95 from the client's exact (HDR)
 percentiles, which in an open loop count from the intended send time, so a queue cannot
 hide; by rate, a probe whose answers fall 10 % short of the offered rate is past the knee
-too (the system did not keep up). After a probe that broke the SLO, the load falls back
-to the start load for ``drain`` seconds, so the next probe does not inherit its queue.
+too (the system did not keep up). After a probe that broke the SLO, the load falls to a
+quarter of the prediction for ``drain`` seconds, so the next probe does not inherit its
+queue. A knee that breaks the SLO when held to confirm is searched again below it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lab.scenario.phase import PhaseRun, pool_size
 from lab.scenario.predict import Capacity
 
 KEPT_UP = 0.9  # by rate: answers per second at least this share of the offered rate
+DRAIN_SHARE = 0.25  # a drain runs at most this share of the predicted knee: the queue empties
 CONFIRMATIONS = 2  # a knee that breaks the SLO when held is searched again below it, once
 
 
@@ -201,10 +203,11 @@ class KneeSearch:
         return probe
 
     def _drain_after(self, phase: PhaseRun, unit: float) -> None:
-        """After a probe past the knee, run the start load a while: its queue drains."""
+        """After a probe past the knee, run a light load a while: its queue drains."""
         if not self.probes or self.probes[-1].good or self.step.drain <= 0:
             return
-        setting = self._setting(phase, _round(self.step.start * unit, not self.by_rate))
+        share = min(self.step.start, DRAIN_SHARE)
+        setting = self._setting(phase, max(1.0, _round(share * unit, not self.by_rate)))
         phase.step_label = f"find_knee drain: {setting.describe()}"
         phase.set_load(setting)
         phase.hold(self.step.drain)

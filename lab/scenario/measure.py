@@ -32,10 +32,13 @@ RULES = {
     "cpu_api": f'{rules.PROCESS_CPU}{{service="api"}}',
 }
 _API = 'job="api",route!~"/metrics|/healthz|/readyz"'
+_IN_FLIGHT = 'avg_over_time(shop_http_requests_in_flight{job="api"}[{w}])'
 # measures over exactly the window (``{w}``: its length), not an average of a 10 s rule:
-# Little's law needs L and W over the same seconds, and arrival counts are totals
+# Little's law needs L and W over the same seconds, and arrival counts are totals. The
+# in-flight gauge counts every request a replica serves, the scrape that reads it too:
+# each replica's sample is one too high, so one per replica comes off.
 WINDOW_EXPRS = {
-    "in_flight": 'sum(avg_over_time(shop_http_requests_in_flight{job="api"}[{w}]))',
+    "in_flight": f"sum({_IN_FLIGHT}) - count({_IN_FLIGHT})",
     "mean_latency": (
         f"sum(increase(shop_http_request_duration_seconds_sum{{{_API}}}[{{w}}]))"
         f" / sum(increase(shop_http_request_duration_seconds_count{{{_API}}}[{{w}}]))"

@@ -279,7 +279,7 @@ class FindKneeStep(Strict):
     hold: Duration
     settle: Timeout = Field(default=1.5, description="seconds of each hold not measured")
     drain: Timeout = Field(
-        default=3.0, description="seconds at the start load after a step that broke the SLO"
+        default=3.0, description="seconds at a light load after a step that broke the SLO"
     )
     confirm: Duration | None = Field(default=None, description="hold at the knee (default: hold)")
     spawn_rate: Positive = 100.0

@@ -67,7 +67,7 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
 
     # the knee from below, by rate: 50 %, 75 %, 100 % of the predicted 100 req/s are
     # within the SLO, 125 % is not (the fake's answers fall short of the arrivals), then
-    # bisected down to 5 req/s (a drain at the start rate after each bad probe) and confirmed
+    # bisected down to 5 req/s (a drain at 25 req/s after each bad probe) and confirmed
     knee = verdict.knee
     assert knee is not None and knee.found and knee.by == "rate"
     assert (knee.rate, knee.rps, knee.confirmed) == (100.0, 100.0, True)
@@ -85,7 +85,7 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
         ("bisect", 103.1, False),
         ("confirm", 100.0, True),
     ]
-    probes_and_drains = [50.0, 75.0, 100.0, 125.0, 50.0, 112.5, 50.0, 106.2, 50.0, 103.1, 50.0]
+    probes_and_drains = [50.0, 75.0, 100.0, 125.0, 25.0, 112.5, 25.0, 106.2, 25.0, 103.1, 25.0]
     # warm-up 20 req/s, the search, then the knee's rate × 2, × 4 and × 1, and the stop
     assert lab.load.rates == [20.0, *probes_and_drains, 100.0, 200.0, 400.0, 100.0, None]
     assert lab.load.swarms[-1] == 0
