@@ -134,7 +134,12 @@ class World:
         if key == "cpu_api":
             return n.rps * 0.002
         if key in ("late", "dropped"):  # per second; the fake metrics add them up
-            return 0.0
+            if state.rate is None or n.p95 is None:
+                return 0.0
+            # a pool of users sends at most users / latency; the rest is late, a tenth
+            # of that overdue past the drop limit
+            short = max(0.0, state.rate - state.users / n.p95)
+            return short if key == "late" else short / 10
         if n.p95 is None and key not in ("rps", "client_rps"):
             return None
         values = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.report import render_run
-from lab.run.reader import read_events
+from lab.run.reader import read_events, read_verdict
 from lab.run.verdict import ClientView, PhaseResult
 from lab.scenario import predict
 from lab.scenario.lesson import Prediction
@@ -92,7 +92,12 @@ phases:
   - name: pool
     narrative: an open loop with its own pool
     steps:
-      - {kind: load, rate: 200, users: 400}
+      - {kind: load, rate: 90, users: 400}
+      - {kind: hold, duration: 10}
+  - name: too-few
+    narrative: an open loop whose pool cannot send the rate
+    steps:
+      - {kind: load, rate: 80, users: 2}
       - {kind: hold, duration: 10}
 """
 
@@ -105,7 +110,7 @@ def test_rate_steps_reach_the_load_generator_with_their_traffic(tmp_path: Path) 
     ScenarioRunner(lab, load_scenario(path), clock=world.clock).run()
     load = lab.load
     # 60 req/s: a pool of rate × max(40 ms, SLO 250 ms) × 2 = 30 users; closed: 3 users
-    assert load.swarms[:3] == [30, 3, 400] and load.rates[:3] == [60.0, None, 200.0]
+    assert load.swarms[:3] == [30, 3, 400] and load.rates[:3] == [60.0, None, 90.0]
     opened, closed, pooled = (t for t in load.traffic[:3] if t is not None)
     assert dict(opened.mix) == {"browse": 50, "list": 50, "order": 0, "check": 0}
     assert (opened.skew, opened.ramp_s, opened.arrivals, opened.think_time) == (
@@ -122,6 +127,17 @@ def test_rate_steps_reach_the_load_generator_with_their_traffic(tmp_path: Path) 
         0.0,
     )
     assert pooled.arrivals == "poisson" and pooled.think_time == 0.0
+    # arrivals a pool too small could not send on time are counted and named, never hidden
+    result = read_verdict(sorted((tmp_path / "runs").glob("*-rates"))[0] / "verdict.json")
+    short = result.phase("too-few")
+    assert short is not None and (short.late or 0) > 0 and (short.dropped or 0) > 0
+    pooled_phase = result.phase("pool")
+    assert pooled_phase is not None and (pooled_phase.late, pooled_phase.dropped) == (0, 0)
+    run_dir = sorted((tmp_path / "runs").glob("*-rates"))[0]
+    render_run(run_dir)
+    summary = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert f"(too-few: {short.late:,} late, {short.dropped:,} dropped)" in summary
+    assert f"| {short.late:,} / {short.dropped:,} |" in summary
     form = opened.form()
     assert form["weight_list"] == "50" and form["zipf_exponent"] == "0.5"
     assert form["rate_ramp_seconds"] == "5.0" and form["arrival_spacing"] == "poisson"
