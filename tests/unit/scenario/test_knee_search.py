@@ -94,3 +94,41 @@ def test_a_knee_that_breaks_when_held_is_searched_again_below(tmp_path: Path) ->
     confirms = [(s.rate, s.good) for s in knee.steps if s.kind == "confirm"]
     assert confirms[0] == (100.0, False) and confirms[-1][1] is True
     assert knee.rate is not None and 75.0 <= knee.rate <= 97.0
+
+
+BY_USERS = """\
+name: users-knee
+title: A knee by users
+concept: closed loop
+topology: {work: io, work_ms: 40, concurrency: 4, replicas: {api: 1, worker: 1}}
+phases:
+  - name: find-knee
+    narrative: more users
+    steps:
+      - {kind: find_knee, by: users, start: 0.5, step: 0.25, stop: 1.5, hold: 8, confirm: 12}
+checks:
+  - {name: knee users, knee: users, op: ">", threshold: 0}
+"""
+
+
+def test_a_knee_by_users_starts_at_littles_law_below_the_slo(tmp_path: Path) -> None:
+    # 100 req/s × the 0.25 s SLO = 25 users predicted; the fake's closed loop of 4 req/s
+    # per user crosses the SLO past 30 users
+    path = tmp_path / "users-knee.yaml"
+    path.write_text(BY_USERS, encoding="utf-8")
+    world = World(FakeClock())
+    lab = FakeLab(tmp_path, world)
+    ScenarioRunner(lab, load_scenario(path), clock=world.clock).run()
+    knee = read_verdict(lab.reports[0] / "verdict.json").knee
+    assert knee is not None and knee.found and knee.confirmed and knee.by == "users"
+    assert [(s.kind, s.users, s.good) for s in knee.steps] == [
+        ("step", 12, True),
+        ("step", 18, True),
+        ("step", 25, True),
+        ("step", 31, False),
+        ("bisect", 28, True),
+        ("bisect", 29, True),
+        ("bisect", 30, True),
+        ("confirm", 30, True),
+    ]
+    assert all(s.rate is None for s in knee.steps) and lab.load.rates[:4] == [None] * 4
