@@ -1,4 +1,5 @@
-# The shop's image: API, worker and the lab package (secrets tool, container exporter).
+# The shop's image: API, worker and the lab package (lab.agents: secrets, container
+# exporter, replica naming).
 # Build context: the repository root (see compose.yaml). BASE_IMAGE is any Debian-based
 # image with python3 and its venv module: the official python image by default, or the
 # local debootstrap base that scripts/docker-setup.sh builds where no registry answers.
@@ -32,5 +33,5 @@ USER shop
 WORKDIR /
 EXPOSE 8000 9100
 # Names the replica after its container (api-2, like the native runtime) before exec.
-ENTRYPOINT ["python", "-m", "lab.runtime.compose.replica"]
+ENTRYPOINT ["python", "-m", "lab.agents.replica_name"]
 CMD ["python", "-m", "shop_api"]

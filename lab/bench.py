@@ -64,7 +64,7 @@ def run_wrk(url: str, *, seconds: int, connections: int, cpu: int | None) -> Ben
 def baseline(kind: str, log_dir: Path, cpu: int | None) -> Iterator[str]:
     port = free_port()
     popen = proc.spawn(
-        [sys.executable, "-m", "lab.bench_baseline", kind, str(port)],
+        [sys.executable, "-m", "lab.agents.bench_baseline", kind, str(port)],
         log_path=log_dir / f"baseline-{kind}.log",
     )
     try:

@@ -12,7 +12,7 @@ from lab import proc
 from lab.errors import LabCommandError
 from lab.lab import Lab, docker_engine_reason
 from lab.runtime.native.context import find_binary, pg_binary
-from lab.runtime.native.launchers import LAUNCHERS
+from lab.runtime.native.kinds import LAUNCHERS
 from lab.wait import port_free
 
 VERSION_FLAGS = {"haproxy": ["-v"], "redis-server": ["--version"], "nats-server": ["--version"]}

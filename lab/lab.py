@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.errors import ConfigError, RuntimeUnavailable
+from lab.errors import RuntimeUnavailable
 from lab.events import EventLog, Listener
 from lab.runtime.base import LabStatus, Runtime
 from lab.settings import Settings
@@ -60,7 +60,7 @@ class Lab:
     def runtime_name(self) -> str:
         """The runtime in use: the one recorded by a running lab wins, then the setting,
         then auto-detection (compose when a Docker engine answers, else native)."""
-        from lab.runtime.native.state import recorded_runtime
+        from lab.runtime.home import recorded_runtime
 
         recorded = recorded_runtime(self.settings.state_dir)
         if recorded and self.settings.runtime in ("auto", recorded):
@@ -71,11 +71,9 @@ class Lab:
 
     @cached_property
     def runtime(self) -> Runtime:
-        name = self.runtime_name
-        if name == "native":
-            from lab.runtime.native.runtime import NativeRuntime
+        from lab.runtime import open_runtime
 
-            return NativeRuntime(self.settings)
+        name = self.runtime_name
         if name == "compose":
             reason = docker_engine_reason()
             if reason is not None:
@@ -83,10 +81,7 @@ class Lab:
                     f"the compose runtime needs a Docker engine: {reason}",
                     hint="start dockerd, or use --runtime native",
                 )
-            from lab.runtime.compose import ComposeRuntime
-
-            return ComposeRuntime(self.settings)
-        raise ConfigError(f"unknown runtime {name!r}", hint="use native or compose")
+        return open_runtime(name, self.settings)
 
     @cached_property
     def events(self) -> EventLog:
@@ -133,12 +128,8 @@ class Lab:
         """The Locust load generator aimed at the load balancer (call ``start()``)."""
         from lab.load.driver import LoadDriver
 
-        state = self.settings.state_dir
         return LoadDriver(
-            self.settings,
-            host_url=self.runtime.endpoint("lb").url,
-            workdir=state / "locust",
-            targets_dir=state / "prometheus" / "targets",
+            self.settings, host_url=self.runtime.endpoint("lb").url, targets=self.runtime
         )
 
     def timeseries(self, start: float, end: float) -> Table:
@@ -163,6 +154,10 @@ class Lab:
         return status
 
     def down(self, *, volumes: bool = False) -> None:
+        """Stop the lab, and a load generator a killed scenario run left behind."""
+        from lab.load.driver import reap_leftovers
+
+        reap_leftovers(self.settings)
         self.runtime.down(volumes=volumes)
         self.events.emit("down", "lab down", volumes=volumes)
 

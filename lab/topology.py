@@ -1,5 +1,6 @@
-"""compose.yaml, read once into typed service specs.
+"""compose.yaml, read once into a ``ServiceGraph``: typed service specs and their order.
 
+(The scenario's ``topology`` is something else: the lab shape a scenario needs.)
 Both runtimes start from the same file. The native runtime needs, per service: what it
 is (``x-lab.kind``), the port it serves inside its container (``x-lab.port``), whether it
 scales, what it depends on (start order), its default replica count, and the
@@ -45,14 +46,13 @@ class ServiceSpec:
     kind: str
     port: int | None
     scalable: bool
-    user_port: str | None  # name of the Settings field holding its stable host port
     depends_on: tuple[str, ...]
     replicas: int
     environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Topology:
+class ServiceGraph:
     path: Path
     services: dict[str, ServiceSpec]
 
@@ -80,9 +80,6 @@ class Topology:
             visit(name)
         return order
 
-    def by_kind(self, kind: str) -> ServiceSpec | None:
-        return next((s for s in self.services.values() if s.kind == kind), None)
-
     def get(self, name: str) -> ServiceSpec:
         try:
             return self.services[name]
@@ -93,7 +90,7 @@ class Topology:
             ) from None
 
 
-def load_topology(path: Path, env: Mapping[str, str] | None = None) -> Topology:
+def load_service_graph(path: Path, env: Mapping[str, str] | None = None) -> ServiceGraph:
     env = os.environ if env is None else env
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -106,7 +103,7 @@ def load_topology(path: Path, env: Mapping[str, str] | None = None) -> Topology:
     services = {
         name: _service(path, name, body or {}, env) for name, body in raw["services"].items()
     }
-    return Topology(path=path, services=services)
+    return ServiceGraph(path=path, services=services)
 
 
 def _service(path: Path, name: str, body: dict[str, Any], env: Mapping[str, str]) -> ServiceSpec:
@@ -128,7 +125,6 @@ def _service(path: Path, name: str, body: dict[str, Any], env: Mapping[str, str]
         kind=str(ext["kind"]),
         port=int(ext["port"]) if "port" in ext else None,
         scalable=bool(ext.get("scalable", False)),
-        user_port=ext.get("user_port"),
         depends_on=depends,
         replicas=replicas,
         environment={str(k): interpolate(str(v), env) for k, v in environment.items()},

@@ -195,15 +195,17 @@ class LocustCollector(Collector):
                 cumulative.append((bound, float(running)))
             latency.add_metric([name, method], cumulative, series.total_seconds)
         yield from (requests, failures, latency)
-        hdr = GaugeMetricFamily(
+        # a summary (quantiles + count) is the exposition type for precomputed quantiles
+        hdr = Metric(
             "locust_latency_hdr_seconds",
             f"Exact client latency quantiles over the last {LIVE_WINDOW_S} s (HDR histogram)",
-            labels=["quantile"],
+            "summary",
         )
         now = time.time()
         count, quantiles = self.window.quantiles(now - LIVE_WINDOW_S, now + 1, QUANTILES)
         for q, value in quantiles.items():
-            hdr.add_metric([repr(q)], value)
+            hdr.add_sample("locust_latency_hdr_seconds", {"quantile": repr(q)}, value)
+        hdr.add_sample("locust_latency_hdr_seconds_count", {}, float(count))
         yield hdr
         arrivals = CounterMetricFamily(
             "locust_arrivals", "Open-loop arrivals by outcome", labels=["outcome"]

@@ -6,76 +6,13 @@ binary makes the lab's launcher raise, and the test fails with the install hint.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from lab.lab import Lab
-from lab.settings import Settings
-from lab.wait import free_port
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class LabHome:
-    """A private lab: its own state dir, runs dir and user-facing ports."""
-
-    home: Path
-    runs: Path
-    lb_port: int
-    prometheus_port: int
-    locust_port: int
-
-    def settings(self, **overrides: object) -> Settings:
-        return Settings.load(
-            home=self.home,
-            runs_dir=self.runs,
-            runtime="native",
-            lb_port=self.lb_port,
-            prometheus_port=self.prometheus_port,
-            locust_port=self.locust_port,
-            **overrides,
-        )
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """Environment for `lab` run as a subprocess against this home."""
-        return {
-            **os.environ,
-            "LAB_HOME": str(self.home),
-            "LAB_RUNS_DIR": str(self.runs),
-            "LAB_RUNTIME": "native",
-            "LAB_LB_PORT": str(self.lb_port),
-            "LAB_PROMETHEUS_PORT": str(self.prometheus_port),
-            "LAB_LOCUST_PORT": str(self.locust_port),
-            **extra,
-        }
-
-
-def make_home() -> LabHome:
-    # Under /tmp, world-traversable: PostgreSQL runs as the `postgres` user and must
-    # reach its data dir (pytest's own tmp dirs are 0700 root).
-    root = Path(tempfile.mkdtemp(prefix="prodlab-test-", dir="/tmp"))
-    root.chmod(0o755)
-    return LabHome(root / ".lab", root / "runs", free_port(), free_port(), free_port())
-
-
-@contextlib.contextmanager
-def private_home() -> Iterator[LabHome]:
-    """A fresh lab home; whatever lab runs in it is brought down and the home removed."""
-    home = make_home()
-    try:
-        yield home
-    finally:
-        Lab(home.settings()).runtime.down(volumes=True)
-        shutil.rmtree(home.home.parent, ignore_errors=True)
+from tests.labtools import LabHome, private_home
 
 
 @pytest.fixture

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +19,8 @@ import psutil
 from lab import proc
 from lab.lab import Lab
 from lab.runtime.native.context import pg_binary
+from lab.settings import Settings
+from lab.wait import free_port
 
 # Every file of a run folder (docs/contracts.md), as the runner and render_run write them.
 RUN_FILES = (
@@ -28,6 +35,9 @@ RUN_FILES = (
     "summary.md",
     "report.html",
 )
+
+PROJECT = Path(__file__).resolve().parent.parent
+"""The repository root."""
 
 
 def sql(lab: Lab, query: str) -> list[list[str]]:
@@ -125,3 +135,83 @@ class Traffic:
         """Start counting answers afresh (failures are kept: they count for the whole run)."""
         self.replicas.clear()
         self.ok = 0
+
+
+# -- private lab homes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabHome:
+    """A private lab: its own state dir, runs dir and user-facing ports."""
+
+    home: Path
+    runs: Path
+    lb_port: int
+    prometheus_port: int
+    locust_port: int
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings.load(
+            home=self.home,
+            runs_dir=self.runs,
+            runtime="native",
+            lb_port=self.lb_port,
+            prometheus_port=self.prometheus_port,
+            locust_port=self.locust_port,
+            **overrides,
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for `lab` run as a subprocess against this home."""
+        return {
+            **os.environ,
+            "LAB_HOME": str(self.home),
+            "LAB_RUNS_DIR": str(self.runs),
+            "LAB_RUNTIME": "native",
+            "LAB_LB_PORT": str(self.lb_port),
+            "LAB_PROMETHEUS_PORT": str(self.prometheus_port),
+            "LAB_LOCUST_PORT": str(self.locust_port),
+            **extra,
+        }
+
+
+def make_home() -> LabHome:
+    # Under /tmp, world-traversable: PostgreSQL runs as the `postgres` user and must
+    # reach its data dir (pytest's own tmp dirs are 0700 root).
+    root = Path(tempfile.mkdtemp(prefix="prodlab-test-", dir="/tmp"))
+    root.chmod(0o755)
+    return LabHome(root / ".lab", root / "runs", free_port(), free_port(), free_port())
+
+
+@contextlib.contextmanager
+def private_home() -> Iterator[LabHome]:
+    """A fresh lab home; whatever lab runs in it is brought down and the home removed."""
+    home = make_home()
+    try:
+        yield home
+    finally:
+        Lab(home.settings()).runtime.down(volumes=True)
+        shutil.rmtree(home.home.parent, ignore_errors=True)
+
+
+# -- compose labs ----------------------------------------------------------------------------
+
+
+def compose_settings(home: LabHome) -> Settings:
+    return home.settings(seed_products=200).with_overrides(
+        runtime="compose",
+        compose_project=f"prodlab-test-{home.lb_port}",
+        grafana_port=free_port(),
+    )
+
+
+def project_leftovers(project: str) -> dict[str, list[str]]:
+    label = f"label=com.docker.compose.project={project}"
+    found = {}
+    for kind, cmd in (
+        ("containers", ["docker", "ps", "-aq", "--filter", label]),
+        ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
+        ("volumes", ["docker", "volume", "ls", "-q", "--filter", label]),
+    ):
+        found[kind] = proc.run(cmd).stdout.split()
+    return found

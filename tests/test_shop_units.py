@@ -22,6 +22,7 @@ from prometheus_client import generate_latest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from lab.agents.secrets import NAMES, ensure_secrets
 from lab.wait import free_port
 from shop_api.app import create_app
 from shop_api.cache import ProductCache
@@ -31,7 +32,6 @@ from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
 from shop_api.models import MAX_ID, ErrorBody, ErrorCode, OrderIn
 from shop_api.outbox import OrderMessage
-from shop_api.secrets import NAMES, ensure_secrets
 from shop_api.work import WorkLimiter, burn_cpu
 from shop_worker.config import WorkerSettings
 from shop_worker.httpd import MetricsServer

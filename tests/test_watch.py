@@ -25,8 +25,7 @@ from lab.metrics.prom import PrometheusClient, Sample
 from lab.wait import free_port
 from lab.watch import Snapshot, Watcher
 from lab.watch_view import render, sparkline
-from tests.conftest import LabHome, make_home
-from tests.labtools import Traffic, wait_until
+from tests.labtools import LabHome, Traffic, make_home, wait_until
 
 LAB = [sys.executable, "-m", "lab.cli"]
 

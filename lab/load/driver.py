@@ -4,18 +4,24 @@ Locust is never imported here (gevent monkey-patches the interpreter). The drive
 ``locust --processes N`` (a master with its web UI plus N forked workers, one process
 group), drives it over the web API, and ends the group::
 
-    with LoadDriver(settings, host_url=lb, workdir=state / "locust",
-                    targets_dir=state / "prometheus" / "targets") as driver:
-        driver.start()                       # master + workers up, Prometheus target written
+    with LoadDriver(settings, host_url=lb, targets=lab.runtime) as driver:
+        driver.start()                       # master + workers up, scrape target registered
         driver.swarm(100, 50)                # closed loop: 100 users
         driver.swarm(50, 50, target_rps=400) # open-loop-ish: each user paced at 8 req/s
         driver.stats()                       # LoadStats: users, rps, fail ratio, p50/p95/p99
         driver.stop_load()
         driver.copy_csvs(run_dir)            # locust_stats.csv, ..._history.csv, ..._failures.csv
+        driver.cpu()                         # cores its processes used since the last call
 
-Files in ``workdir``: ``locust.log`` (every Locust process), ``locust_*.csv`` and
-``pids.json`` (for ``reap_stale`` after a killed orchestrator). Every Locust process also
-carries ``PRODLAB_HOME=<state dir>`` so ``lab down`` sweeps it in any case.
+The web UI and the master's port listen on the lab's bind address (127.0.0.1). The
+client-side metrics exporter listens where the runtime's Prometheus can reach it
+(``targets.scrape_host()``: 127.0.0.1 natively, the compose network's gateway under
+Compose) and is registered with ``targets.add_scrape_target`` while Locust runs.
+
+Files in ``workdir`` (``.lab/locust``): ``locust.log`` (every Locust process),
+``locust_*.csv`` and ``pids.json`` (for ``reap_leftovers`` after a killed orchestrator).
+Every Locust process also carries ``PRODLAB_HOME=<state dir>`` so a native ``lab down``
+sweeps it in any case.
 """
 
 from __future__ import annotations
@@ -26,29 +32,38 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import psutil
 
-from lab import proc
+from lab import proc, process_groups
 from lab.errors import LoadDriverError, NotReadyError
 from lab.load.locust_api import LoadStats, LocustWeb, hdr_percentiles
-from lab.load.pids import forget, reap_stale, save
+from lab.load.pids import forget, reap_leftovers, reap_stale, save, workdir_of
 from lab.load.traffic import Percentiles, Traffic
-from lab.metrics.promconfig import write_targets
-from lab.runtime.native import procs
-from lab.runtime.native.state import ProcRecord
+from lab.process_groups import ProcRecord
 from lab.settings import Settings
 from lab.wait import free_port, http_ok, port_free, wait_for
 
-__all__ = ["LoadDriver", "LoadStats", "load_generator_cpu", "reap_stale"]
+__all__ = ["LoadDriver", "LoadStats", "ScrapeTargets", "reap_leftovers", "workdir_of"]
 
 JOB = "locust"
+LABELS = {"service": "locust", "instance": "locust-master"}
 CSV_NAMES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv")
 CSV_SETTLE_S = 1.5  # final worker report (1 s cadence) + one CSV write and flush (1 s)
 
-_current: LoadDriver | None = None  # the most recently started driver, for load_generator_cpu
+
+class ScrapeTargets(Protocol):
+    """Where Prometheus learns of Locust's exporter: the runtime (``lab.runtime.Runtime``)."""
+
+    def scrape_host(self) -> str: ...
+
+    def add_scrape_target(self, job: str, address: str, labels: Mapping[str, str]) -> None: ...
+
+    def remove_scrape_target(self, job: str) -> None: ...
 
 
 class LoadDriver:
@@ -57,20 +72,20 @@ class LoadDriver:
         settings: Settings,
         *,
         host_url: str,
-        workdir: Path,
-        targets_dir: Path,
+        targets: ScrapeTargets,
+        workdir: Path | None = None,
         processes: int | None = None,
         locustfile: Path | None = None,
     ) -> None:
         self.settings = settings
         self.host_url = host_url
-        self.workdir = workdir
-        self.targets_dir = targets_dir
+        self.workdir = workdir or workdir_of(settings)
+        self.targets = targets
         if processes is not None and processes < 1:
             raise LoadDriverError(f"Locust needs at least one worker process, not {processes}")
         self.processes = processes or os.cpu_count() or 1
         self.locustfile = locustfile or settings.project_dir / "loadtests" / "shop.py"
-        self.log_path = workdir / "locust.log"
+        self.log_path = self.workdir / "locust.log"
         self.web_url = f"http://{settings.bind_host}:{settings.locust_port}"
         self.metrics_url: str | None = None
         self._records: list[ProcRecord] = []
@@ -83,7 +98,6 @@ class LoadDriver:
 
     def start(self) -> None:
         """Start the master and its workers; return once all are connected and exporting."""
-        global _current
         if self._records:
             raise LoadDriverError("this load driver is already running", hint="call close() first")
         host, port = self.settings.bind_host, self.settings.locust_port
@@ -94,11 +108,13 @@ class LoadDriver:
                 hint="another Locust (or lab) runs there: stop it, or set LAB_LOCUST_PORT",
             )
         self._prepare_workdir()
-        metrics_port = free_port(host)
+        metrics_host = self.targets.scrape_host()
+        metrics_port = free_port(metrics_host)
+        address = f"{metrics_host}:{metrics_port}"
         try:
-            self._spawn(metrics_port)
+            self._spawn(metrics_host, metrics_port)
             self._wait_ready()
-            self.metrics_url = f"http://{host}:{metrics_port}/metrics"
+            self.metrics_url = f"http://{address}/metrics"
             metrics_url = self.metrics_url
             wait_for(
                 f"Locust's metrics exporter did not answer at {metrics_url}",
@@ -108,24 +124,20 @@ class LoadDriver:
                 hint=f"see {self.log_path}",
                 alive=self._death,
             )
-            address = f"{host}:{metrics_port}"
-            labels = {"service": "locust", "instance": "locust-master"}
-            write_targets(self.targets_dir, JOB, [(address, labels)])
+            self.targets.add_scrape_target(JOB, address, LABELS)
         except BaseException:
             self.close()
             raise
-        _current = self
 
     def close(self) -> None:
         """End every Locust process (SIGTERM to the group, then SIGKILL), forget them and
-        empty the Prometheus target file. Safe to call twice, and on Ctrl-C."""
-        global _current
-        with procs.shielded():
+        unregister the scrape target. Safe to call twice, and on Ctrl-C."""
+        with process_groups.shielded():
             if self._web is not None:
                 self._web.close()
                 self._web = None
             for record in self._records:
-                procs.terminate(record, grace=10.0)
+                process_groups.terminate(record, grace=10.0)
             if self._popen is not None:
                 try:
                     self._popen.wait(timeout=5)
@@ -134,11 +146,9 @@ class LoadDriver:
                     self._popen.wait(timeout=5)
                 self._popen = None
             if self._records or self.metrics_url:
-                write_targets(self.targets_dir, JOB, [])
+                self.targets.remove_scrape_target(JOB)
             self._records, self._watched, self.metrics_url = [], [], None
             forget(self.workdir)
-            if _current is self:
-                _current = None
 
     def __enter__(self) -> LoadDriver:
         return self
@@ -223,11 +233,8 @@ class LoadDriver:
         return [r.pid for r in self._records if r.pid is not None]
 
     def cpu(self) -> float | None:
-        """The ``lab.scenario.ports.Load`` name for ``cpu_cores``."""
-        return self.cpu_cores()
-
-    def cpu_cores(self) -> float | None:
-        """CPU used by the live Locust processes since the last call, in cores."""
+        """CPU used by the live Locust processes since the last call, in cores (1.7 =
+        1.7 cores); None when none runs."""
         total, alive = 0.0, False
         for process in self._watched:
             try:
@@ -245,7 +252,7 @@ class LoadDriver:
             stale.unlink()
         self.log_path.unlink(missing_ok=True)
 
-    def _spawn(self, metrics_port: int) -> None:
+    def _spawn(self, metrics_host: str, metrics_port: int) -> None:
         host = self.settings.bind_host
         master_port = free_port(host)
         argv: list[str] = [
@@ -258,8 +265,8 @@ class LoadDriver:
             "--csv", str(self.workdir / "locust"), "--csv-full-history",
         ]  # fmt: skip
         env = {
-            procs.MARKER: str(self.settings.state_dir),
-            "LAB_BIND_HOST": host,
+            process_groups.MARKER: str(self.settings.state_dir),
+            "LAB_BIND_HOST": metrics_host,  # the exporter's address (loadtests/locust_exporter)
             "LAB_LOCUST_METRICS_PORT": str(metrics_port),
             "LAB_SLO_SECONDS": repr(self.settings.slo_seconds),
             "LAB_SEED_PRODUCTS": str(self.settings.seed_products),
@@ -298,7 +305,7 @@ class LoadDriver:
             process.cpu_percent(interval=None)  # prime: the next call measures from here
 
     def _death(self) -> str | None:
-        if self._records and procs.exit_reason(self._records[0]) is None:
+        if self._records and process_groups.exit_reason(self._records[0]) is None:
             return None
         code = self._popen.poll() if self._popen is not None else None
         return f"Locust exited (code {code}); see {self.log_path}"
@@ -307,10 +314,3 @@ class LoadDriver:
         if self._web is None:
             raise LoadDriverError("Locust is not running", hint="call start() first")
         return self._web
-
-
-def load_generator_cpu() -> float | None:
-    """CPU used by the most recently started driver's Locust processes, in cores (1.7 =
-    1.7 cores), averaged since the previous call; None when no driver runs."""
-    driver = _current
-    return driver.cpu_cores() if driver is not None else None

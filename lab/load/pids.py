@@ -9,31 +9,38 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 
-from lab.runtime.native import procs
-from lab.runtime.native.state import ProcRecord
+from lab import process_groups
+from lab.fsio import atomic_write_json
+from lab.process_groups import ProcRecord, records_from_json
+from lab.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PIDS_FILE = "pids.json"
 
 
+def workdir_of(settings: Settings) -> Path:
+    """The load generator's folder in the lab home (``.lab/locust``)."""
+    return settings.state_dir / "locust"
+
+
+def reap_leftovers(settings: Settings) -> None:
+    """End the Locust of an orchestrator that was killed before it could (``lab down``)."""
+    reap_stale(workdir_of(settings))
+
+
 def save(workdir: Path, records: list[ProcRecord]) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / PIDS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(r) for r in records], indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(workdir / PIDS_FILE, [asdict(r) for r in records])
 
 
 def load(workdir: Path) -> list[ProcRecord]:
     """The recorded processes; an empty list when there is no (readable) file."""
     try:
         raw = json.loads((workdir / PIDS_FILE).read_text(encoding="utf-8"))
-        return [ProcRecord(**item) for item in raw]
+        return records_from_json(raw)
     except (OSError, ValueError, TypeError) as exc:
         if not isinstance(exc, FileNotFoundError):
             log.warning("ignoring unreadable %s: %s", workdir / PIDS_FILE, exc)
@@ -55,5 +62,5 @@ def reap_stale(workdir: Path) -> None:
     for record in records:  # the master first: its group holds the forked workers
         if record.alive():
             log.info("killing stale Locust process %s (pid %s)", record.name, record.pid)
-            procs.kill(record)
+            process_groups.kill(record)
     forget(workdir)

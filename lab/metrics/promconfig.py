@@ -1,18 +1,20 @@
-"""Prometheus configuration for a native lab: one file_sd job per service.
+"""Prometheus configuration for a native lab (one file_sd job per service), and the
+file_sd target files both runtimes write.
 
 Targets live in ``<targets_dir>/<job>.json`` and are rewritten atomically (write a temp
 file, then rename) whenever an instance starts, stops or is scaled, so Prometheus picks
-up new replicas within a second or two without a restart or reload.
+up new replicas within a second or two without a restart or reload. The files are
+world-readable: the compose Prometheus reads them through a bind mount as ``nobody``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
+
+from lab.fsio import atomic_write_text
 
 # Every job the lab scrapes (docs/contracts.md); natively all come from file_sd.
 JOBS = ("api", "worker", "lb", "postgres", "redis", "lab", "locust", "prometheus")
@@ -50,19 +52,14 @@ def render_native_config(*, scrape_interval_s: float, targets_dir: Path, rules_f
 def write_targets(folder: Path, job: str, targets: TargetList) -> None:
     """Atomically (re)write ``<folder>/<job>.json`` in Prometheus' file_sd format."""
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
     groups = [{"targets": [address], "labels": labels} for address, labels in targets]
     text = json.dumps(groups, indent=2, sort_keys=True)
     path = folder / f"{job}.json"
     if path.exists() and path.read_text(encoding="utf-8") == text:
+        path.chmod(0o644)
         return  # unchanged: no needless file_sd refresh
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{job}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text, mode=0o644)
 
 
 def _duration(seconds: float) -> str:

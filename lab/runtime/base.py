@@ -78,7 +78,8 @@ class LabStatus:
 
 @runtime_checkable
 class Runtime(Protocol):
-    """Where the lab runs. Both implementations pass tests/test_runtime_compliance.py."""
+    """Where the lab runs. Both implementations pass
+    tests/procs/runtime/test_runtime_compliance.py."""
 
     name: str
 
@@ -132,4 +133,18 @@ class Runtime(Protocol):
 
     def replicas(self) -> Mapping[str, int]:
         """Desired replica count of each scalable service."""
+        ...
+
+    def scrape_host(self) -> str:
+        """The address on this machine where a program outside the lab (the load
+        generator) must serve metrics for this lab's Prometheus to reach them."""
+        ...
+
+    def add_scrape_target(self, job: str, address: str, labels: Mapping[str, str]) -> None:
+        """Have Prometheus scrape ``address`` as ``job``'s one target within seconds,
+        without a restart (a job of ``lab.runtime.common.REGISTERED_JOBS``)."""
+        ...
+
+    def remove_scrape_target(self, job: str) -> None:
+        """Stop scraping ``job``'s registered target; safe when there is none."""
         ...

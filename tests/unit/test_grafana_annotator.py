@@ -13,7 +13,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,9 @@ from lab.annotations import RETRY_AFTER_S, GrafanaAccess, GrafanaAnnotator, Span
 from lab.errors import LabError
 from lab.events import Event
 from lab.wait import free_port
+from tests.labtools import PROJECT
 
-RECORDING = Path(__file__).resolve().parent.parent / "data/grafana/annotations-exchange.json"
+RECORDING = PROJECT / "tests/data/grafana/annotations-exchange.json"
 T0 = 1764250000.0
 
 

@@ -5,6 +5,11 @@ and ``.lab/compose.env`` as its env file. Instance ``api-2`` is container
 ``<project>-api-2``. ``up`` and ``scale`` go through ``docker compose up --wait`` with the
 desired replica counts; ``stop``/``kill``/``start`` act on one container. What is running
 is always read back from Docker (``compose ps``), never assumed.
+
+Scrape targets registered while the lab runs (Locust's exporter, a host process) are
+file_sd files in ``.lab/prometheus/targets``, which the Prometheus container mounts
+read-only; such a program listens on the gateway address of the project's network
+(``scrape_host``), which Prometheus reaches and which is not published beyond this host.
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from python_on_whales.exceptions import DockerException
 
 from lab.errors import ConfigError, LabCommandError, LabStateError
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
+from lab.runtime.common import Action, RuntimeBase, endpoint_key
 from lab.runtime.compose import lb, secrets, state
 from lab.runtime.compose.state import ComposeState
-from lab.runtime.native.state import StateStore
 from lab.settings import Settings
-from lab.topology import Topology, load_topology
-from lab.wait import port_free, wait_for
+from lab.topology import ServiceGraph, load_service_graph
+from lab.wait import wait_for
 
 ONE_SHOT_KINDS = frozenset({"secrets"})
 ALL_PROFILES = ("load", "grafana")
@@ -32,28 +37,27 @@ LB_STATS_PORT = 8404
 _HEALTH = {"healthy": InstanceState.RUNNING, "unhealthy": InstanceState.UNHEALTHY}
 
 
-class ComposeRuntime:
+class ComposeRuntime(RuntimeBase):
     name = "compose"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings, _graph_with_includes(settings))
         self.project = settings.compose_project
-        self.topology = _topology_with_includes(settings)
-        self._lock = StateStore(settings.state_dir)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def up(self, scales: Mapping[str, int] | None = None) -> LabStatus:
-        with self._lock.locked():
+        with self._locked():
             if self.is_up():
                 raise LabStateError(
                     f"compose project {self.project!r} is already up",
                     hint="`lab status` to see it, `lab down` to stop it",
                 )
-            self._check_ports()
+            self._check_fixed_ports()
             st = ComposeState(self.project, self._replicas(scales), profiles=self._profiles())
-            state.write_marker(self.settings.state_dir)
+            self._mark_up()
             state.save_state(self.settings.state_dir, st)
+            self._clear_registered_targets()  # before Prometheus mounts their folder
             docker = self._docker(st)
             try:
                 self._call("build", docker.compose.build, services=["api"], quiet=True)
@@ -75,7 +79,7 @@ class ComposeRuntime:
             return self.status()
 
     def down(self, *, volumes: bool = False) -> None:
-        with self._lock.locked():
+        with self._locked():
             st = state.load_state(self.settings.state_dir) or ComposeState(self.project)
             self._down(st, volumes=volumes)
 
@@ -86,7 +90,7 @@ class ComposeRuntime:
         st = self._state()
         found = (self._instance(c, st) for c in self._containers())
         instances = [i for i in found if i is not None]
-        order = {name: n for n, name in enumerate(self.topology.services)}
+        order = {name: n for n, name in enumerate(self.graph.services)}
         instances.sort(key=lambda i: (order.get(i.service, 99), i.index))
         up = any(i.state is not InstanceState.EXITED for i in instances)
         return LabStatus(runtime=self.name, up=up, instances=instances)
@@ -94,11 +98,8 @@ class ComposeRuntime:
     # -- changes while running ---------------------------------------------------------
 
     def scale(self, service: str, replicas: int) -> LabStatus:
-        if not self.topology.get(service).scalable:
-            raise ConfigError(f"{service} does not scale", hint="scalable: api, worker")
-        if replicas < 0 or replicas > 32:
-            raise ConfigError(f"replicas must be between 0 and 32, not {replicas}")
-        with self._lock.locked():
+        self._check_scale(service, replicas)
+        with self._locked():
             st = self._require_up()
             st.replicas[service] = replicas
             st.stopped = [s for s in st.stopped if not s.startswith(f"{service}-")]
@@ -118,28 +119,21 @@ class ComposeRuntime:
                 self._wait_lb(replicas)
             return self.status()
 
-    def stop(self, instance: str) -> None:
-        self._change(instance, "stop")
-
-    def kill(self, instance: str) -> None:
-        self._change(instance, "kill")
-
-    def start(self, instance: str) -> None:
-        self._change(instance, "start")
-
     def pause(self, instance: str) -> None:
+        """Freeze one container (``docker pause``: the cgroup freezer)."""
         st = self._require_up()
         self._call(f"pause {instance}", self._docker(st).container.pause, self._container(instance))
 
     def resume(self, instance: str) -> None:
+        """Thaw a paused container (``docker unpause``)."""
         st = self._require_up()
         container = self._container(instance)
         self._call(f"resume {instance}", self._docker(st).container.unpause, container)
 
     def endpoint(self, service: str) -> Endpoint:
         st = self._require_up()
-        key = {"api": "lb"}.get(service, service)
-        spec = self.topology.get(key)
+        key = endpoint_key(service)
+        spec = self.graph.get(key)
         if spec.port is None:
             raise ConfigError(f"no endpoint for {service!r}: it serves no port")
         if key == "lb":  # the user-facing ports are fixed by the settings
@@ -152,13 +146,27 @@ class ComposeRuntime:
         st = state.load_state(self.settings.state_dir)
         return dict(st.replicas) if st else self._replicas(None)
 
+    def scrape_host(self) -> str:
+        """The gateway of the network Prometheus is on: the host's own address on that
+        bridge, reachable from the containers, not published beyond this machine."""
+        self._require_up()
+        prometheus = self._container("prometheus-1")
+        networks = prometheus.network_settings.networks or {}
+        for network in networks.values():
+            if network.gateway:
+                return str(network.gateway)
+        raise LabStateError(
+            f"the Prometheus container {prometheus.name} has no network gateway",
+            hint=f"docker inspect {prometheus.name}",
+        )
+
     def read_secret(self, name: str) -> str:
         """One generated secret by name (``SecretReader``), from the project's secrets volume."""
         docker = DockerClient(compose_project_name=self.project)
         return secrets.read_secret(docker, self._containers(), name)
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
-        self.topology.get(service)
+        self.graph.get(service)
         st = self._state()
         stream = self._docker(st).compose.logs(
             [service], tail=str(tail), follow=follow, stream=True
@@ -195,14 +203,6 @@ class ComposeRuntime:
             raise LabStateError("the lab is not up", hint="start it with `lab up`")
         return st
 
-    def _replicas(self, scales: Mapping[str, int] | None) -> dict[str, int]:
-        wanted = {"api": self.settings.api_replicas, "worker": self.settings.worker_replicas}
-        for name, count in (scales or {}).items():
-            if not self.topology.get(name).scalable:
-                raise ConfigError(f"{name} does not scale", hint="scalable: api, worker")
-            wanted[name] = count
-        return wanted
-
     def _profiles(self) -> list[str]:
         """Grafana runs when its image is here or can be pulled (not on offline machines)."""
         from lab.runtime.compose.images import image_available
@@ -210,16 +210,6 @@ class ComposeRuntime:
         spec_env = state.compose_env(self.settings)
         image = spec_env.get("LAB_GRAFANA_IMAGE") or "grafana/grafana:11.3.0"
         return ["grafana"] if image_available(image) else []
-
-    def _check_ports(self) -> None:
-        host = self.settings.bind_host
-        for key, setting in (("lb", "lb_port"), ("prometheus", "prometheus_port")):
-            port = int(getattr(self.settings, setting))
-            if not port_free(host, port):
-                raise LabStateError(
-                    f"{host}:{port} (for {key}) is taken by another program",
-                    hint=f"free it, or pick another: LAB_{setting.upper()}=... or lab.toml",
-                )
 
     def _up_timeout(self) -> int:
         return int(max(180.0, 6 * self.settings.ready_timeout_s))
@@ -245,7 +235,7 @@ class ComposeRuntime:
     def _instance(self, container: Container, st: ComposeState) -> Instance | None:
         labels = container.config.labels or {}
         service = labels.get("com.docker.compose.service", "")
-        spec = self.topology.services.get(service)
+        spec = self.graph.services.get(service)
         if spec is None or spec.kind in ONE_SHOT_KINDS:
             return None
         index = int(labels.get("com.docker.compose.container-number", "1"))
@@ -294,8 +284,8 @@ class ComposeRuntime:
         stats = self._published(self._state(), "lb", LB_STATS_PORT)
         lb.wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
 
-    def _change(self, instance: str, action: str) -> None:
-        with self._lock.locked():
+    def _change(self, instance: str, action: Action) -> None:
+        with self._locked():
             st = self._require_up()
             container = self._container(instance)
             docker = self._docker(st)
@@ -351,6 +341,8 @@ class ComposeRuntime:
             quiet=True,
         )
         state.clear(self.settings.state_dir)
+        self._clear_registered_targets()
+        self._mark_down()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -359,16 +351,16 @@ class ComposeRuntime:
             raise _command_error(exc, what=what, project=self.project) from exc
 
 
-def _topology_with_includes(settings: Settings) -> Topology:
+def _graph_with_includes(settings: Settings) -> ServiceGraph:
     """compose.yaml's services plus those of the files it ``include``s (compose only)."""
     env = state.compose_env(settings)
-    topology = load_topology(settings.compose_file, env=env)
+    graph = load_service_graph(settings.compose_file, env=env)
     raw = yaml.safe_load(settings.compose_file.read_text(encoding="utf-8")) or {}
-    services = dict(topology.services)
+    services = dict(graph.services)
     for entry in raw.get("include") or []:
         path = entry if isinstance(entry, str) else entry.get("path", "")
-        services.update(load_topology(settings.project_dir / str(path), env=env).services)
-    return Topology(path=topology.path, services=services)
+        services.update(load_service_graph(settings.project_dir / str(path), env=env).services)
+    return ServiceGraph(path=graph.path, services=services)
 
 
 def _command_error(exc: DockerException, what: str = "", project: str = "") -> LabCommandError:

@@ -1,10 +1,10 @@
-"""What a compose lab keeps under ``.lab/``: the runtime marker, its compose settings.
+"""What a compose lab keeps under ``.lab/`` (beside ``lab.runtime.home``'s lock and marker).
 
-``runtime`` (the marker, ``compose``) makes later commands in any shell pick this runtime;
 ``compose.json`` keeps the desired replica counts (every ``docker compose up`` must pass
 them again, or Compose would reset each service to its ``deploy.replicas``), the active
 profiles and the instances stopped on purpose; ``compose.env`` is the ``--env-file`` that
-turns settings into compose.yaml's ``${LAB_...}`` variables.
+turns settings into compose.yaml's ``${LAB_...}`` variables (the knobs, the published
+ports, and the scrape-target folder that Prometheus mounts).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.fsio import atomic_write_json, atomic_write_text
+from lab.runtime.common import knob_env
+from lab.runtime.home import targets_dir
 from lab.settings import Settings
 
-MARKER = "runtime"
 STATE_FILE = "compose.json"
 ENV_FILE = "compose.env"
 
@@ -43,33 +45,26 @@ def load_state(state_dir: Path) -> ComposeState | None:
 
 
 def save_state(state_dir: Path, state: ComposeState) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = state_dir / f".{STATE_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(state), indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, state_dir / STATE_FILE)
-
-
-def write_marker(state_dir: Path) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / MARKER).write_text("compose\n", encoding="utf-8")
+    atomic_write_json(state_dir / STATE_FILE, asdict(state))
 
 
 def clear(state_dir: Path) -> None:
-    for name in (MARKER, STATE_FILE, ENV_FILE):
+    for name in (STATE_FILE, ENV_FILE):
         (state_dir / name).unlink(missing_ok=True)
 
 
 def compose_env(settings: Settings) -> dict[str, str]:
-    """compose.yaml's variables, from the settings (ports, knobs, default replicas)."""
-    from lab.runtime.native.runtime import knob_env
-
-    env = {k: v for k, v in knob_env(settings).items() if k.startswith("LAB_")}
+    """compose.yaml's variables: ``LAB_*`` of the environment (images...), then the
+    settings (knobs, default replicas, ports, the scrape-target folder)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("LAB_")}
+    env.update(knob_env(settings))
     env.update(
         {
             "LAB_LB_PORT": str(settings.lb_port),
             "LAB_PROMETHEUS_PORT": str(settings.prometheus_port),
             "LAB_LOCUST_PORT": str(settings.locust_port),
             "LAB_GRAFANA_PORT": str(settings.grafana_port),
+            "LAB_SCRAPE_TARGETS_DIR": str(targets_dir(settings.state_dir)),
         }
     )
     return env
@@ -82,7 +77,5 @@ def write_env_file(settings: Settings) -> Path:
     lines = [f"{key}={json.dumps(value)}" for key, value in sorted(compose_env(settings).items())]
     text = "\n".join(lines) + "\n"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 from lab.errors import ConfigError
 from lab.runtime.native.state import NativeState
 from lab.settings import Settings
-from lab.topology import ServiceSpec, Topology
+from lab.topology import ServiceGraph, ServiceSpec
 
 SECRET_NAMES = ("pg_password", "redis_password", "nats_password")
 
@@ -22,7 +22,7 @@ SECRET_NAMES = ("pg_password", "redis_password", "nats_password")
 @dataclass
 class NativeContext:
     settings: Settings
-    topology: Topology
+    graph: ServiceGraph
     state: NativeState
 
     @property
@@ -96,7 +96,7 @@ class NativeContext:
             "LAB_NATS_PASSWORD_FILE": str(self.secret_file("nats_password")),
         }
 
-    def knob_env(self, spec: ServiceSpec) -> dict[str, str]:
+    def compose_environment(self, spec: ServiceSpec) -> dict[str, str]:
         """The service's compose `environment` (knobs), minus what native overrides."""
         return {k: v for k, v in spec.environment.items() if not k.endswith("_FILE")}
 

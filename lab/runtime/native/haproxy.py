@@ -15,9 +15,10 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from lab.defaults import MAX_REPLICAS
 from lab.errors import LabError, NotReadyError
 
-MAX_SLOTS = 32
+MAX_SLOTS = MAX_REPLICAS  # one server slot per possible API replica
 BACKEND = "be_api"
 
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from lab.errors import NotReadyError
 
 if TYPE_CHECKING:
+    from lab.process_groups import ProcRecord
     from lab.runtime.native.context import NativeContext
-    from lab.runtime.native.launchers import Launcher
-    from lab.runtime.native.state import ProcRecord
+    from lab.runtime.native.launcher import Launcher
 
 
 def wait_all_ready(

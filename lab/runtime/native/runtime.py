@@ -11,83 +11,91 @@ import os
 import shutil
 import signal
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from lab import process_groups as groups
+from lab.defaults import MAX_REPLICAS
 from lab.errors import ConfigError, LabStateError
+from lab.process_groups import ProcRecord
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
-from lab.runtime.native import procs
+from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
 from lab.runtime.native.context import NativeContext
-from lab.runtime.native.launchers import LAUNCHERS, NOT_NATIVE, Launcher, LoadBalancer
+from lab.runtime.native.kinds import LAUNCHERS, NOT_NATIVE
+from lab.runtime.native.launcher import Launcher
 from lab.runtime.native.readiness import wait_all_ready
-from lab.runtime.native.state import NativeState, ProcRecord, StateStore
+from lab.runtime.native.services import LoadBalancer
+from lab.runtime.native.state import NativeState, StateStore
 from lab.settings import Settings
-from lab.topology import ServiceSpec, Topology, load_topology
-from lab.wait import free_port, port_free
+from lab.topology import ServiceSpec, load_service_graph
+from lab.wait import free_port
 
-PROCSTATS = ServiceSpec(
+# Not in compose.yaml: under Compose, lab.agents.container_exporter measures containers.
+PROCESS_EXPORTER = ServiceSpec(
     name="lab-exporter",
-    kind="procstats",
+    kind="process-exporter",
     port=None,
     scalable=False,
-    user_port=None,
     depends_on=(),
     replicas=1,
 )
 
 
-class NativeRuntime:
+class NativeRuntime(RuntimeBase):
     name = "native"
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        env = {**os.environ, **knob_env(settings)}
+        super().__init__(settings, load_service_graph(settings.compose_file, env=env))
         self.store = StateStore(settings.state_dir)
-        self.topology: Topology = load_topology(settings.compose_file, env=knob_env(settings))
-        specs = [s for s in self.topology.start_order() if s.kind in LAUNCHERS]
+        specs = [s for s in self.graph.start_order() if s.kind in LAUNCHERS]
         unknown = [
             s.name
-            for s in self.topology.services.values()
+            for s in self.graph.services.values()
             if s.kind not in LAUNCHERS and s.kind not in NOT_NATIVE
         ]
         if unknown:
             raise ConfigError(f"compose.yaml services with no native launcher: {unknown}")
-        self.specs: list[ServiceSpec] = [PROCSTATS, *specs]
+        self.specs: list[ServiceSpec] = [PROCESS_EXPORTER, *specs]
         self.launchers: dict[str, Launcher] = {s.name: LAUNCHERS[s.kind](s) for s in self.specs}
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def up(self, scales: Mapping[str, int] | None = None) -> LabStatus:
-        with self.store.locked():
+        with self._locked():
             old = self.store.load()
             if old is not None and old.any_alive():
                 raise LabStateError(
                     "the lab is already up", hint="`lab status` to see it, `lab down` to stop it"
                 )
             state = NativeState(replicas=self._replicas(scales))
-            ctx = NativeContext(self.settings, self.topology, state)
+            ctx = NativeContext(self.settings, self.graph, state)
             self._allocate_ports(ctx)
-            (self.settings.state_dir / "runtime").write_text("native\n", encoding="utf-8")
+            self._mark_up()
             try:
                 ctx.ensure_secrets()
+                self._clear_registered_targets()
                 for level in self._levels():
                     self._start_level(ctx, level)
                 self._publish(ctx)
             except BaseException:
-                with procs.shielded():
+                with groups.shielded():
                     self._stop_all(state)
-                    procs.sweep(self.settings.state_dir)
+                    groups.sweep(self.settings.state_dir)
                     self.store.clear()
+                    self._mark_down()
                 raise
             return self._status(state)
 
     def down(self, *, volumes: bool = False) -> None:
-        with self.store.locked():
+        """Also ends any process left behind that carries this lab home's marker (a
+        Locust whose orchestrator was killed, too)."""
+        with self._locked():
             state = self.store.load()
             if state is not None:
                 self._stop_all(state)
                 self.store.clear()
-            procs.sweep(self.settings.state_dir)
-            _reap_load_generator(self.settings.state_dir)
-            (self.settings.state_dir / "runtime").unlink(missing_ok=True)
+            groups.sweep(self.settings.state_dir)
+            self._clear_registered_targets()
+            self._mark_down()
             if volumes:
                 for sub in ("data", "secrets", "prometheus", "config"):
                     shutil.rmtree(self.settings.state_dir / sub, ignore_errors=True)
@@ -105,18 +113,17 @@ class NativeRuntime:
     # -- changes while running ---------------------------------------------------------
 
     def scale(self, service: str, replicas: int) -> LabStatus:
-        spec = self.topology.get(service)
-        if not spec.scalable:
-            raise ConfigError(f"{service} does not scale", hint="scalable: api, worker")
-        if replicas < 0 or replicas > 32:
-            raise ConfigError(f"replicas must be between 0 and 32, not {replicas}")
-        with self.store.locked():
+        self._check_scale(service, replicas)
+        spec = self.graph.get(service)
+        with self._locked():
             ctx = self._context()
             current = ctx.state.of(service)
             launcher = self.launchers[service]
             if replicas > len(current):
                 used = {r.index for r in current}
-                free = [i for i in range(1, 33) if i not in used][: replicas - len(current)]
+                free = [i for i in range(1, MAX_REPLICAS + 1) if i not in used][
+                    : replicas - len(current)
+                ]
                 new = [self._record(ctx, spec, i) for i in free]
                 self._start_records(ctx, launcher, new)
                 if isinstance(self.launchers.get("lb"), LoadBalancer) and service == "api":
@@ -129,31 +136,24 @@ class NativeRuntime:
             self._publish(ctx)
             return self._status(ctx.state)
 
-    def stop(self, instance: str) -> None:
-        self._change(instance, "stop")
-
-    def kill(self, instance: str) -> None:
-        self._change(instance, "kill")
-
-    def start(self, instance: str) -> None:
-        self._change(instance, "start")
-
     def pause(self, instance: str) -> None:
+        """Freeze one instance (SIGSTOP to its process group)."""
         self._signal(instance, signal.SIGSTOP)
 
     def resume(self, instance: str) -> None:
+        """Thaw a paused instance (SIGCONT)."""
         self._signal(instance, signal.SIGCONT)
 
     def _signal(self, instance: str, sig: signal.Signals) -> None:
         state = self._require_up()
         rec = state.instances.get(instance)
-        if rec is None or not procs.signal_group(rec, sig):
+        if rec is None or not groups.signal_group(rec, sig):
             known = ", ".join(sorted(state.instances))
             raise ConfigError(f"no running instance {instance!r}", hint=f"instances: {known}")
 
     def endpoint(self, service: str) -> Endpoint:
         state = self._require_up()
-        key = {"api": "lb"}.get(service, service)
+        key = endpoint_key(service)
         if key not in state.ports:
             known = ", ".join(sorted(k for k in state.ports if k in self.launchers))
             raise ConfigError(f"no endpoint for {service!r}", hint=f"known: {known}")
@@ -166,33 +166,20 @@ class NativeRuntime:
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         from lab.runtime.native.logs import follow_logs
 
-        self.topology.get(service) if service != PROCSTATS.name else None
+        if service != PROCESS_EXPORTER.name:
+            self.graph.get(service)
         files = sorted(self.settings.state_dir.glob(f"logs/{service}-*.log"))
         return follow_logs(files, follow=follow, tail=tail)
 
-    # -- internals ---------------------------------------------------------------------
+    def scrape_host(self) -> str:
+        """The native Prometheus runs here: the lab's own bind address."""
+        return self.settings.bind_host
 
-    def _replicas(self, scales: Mapping[str, int] | None) -> dict[str, int]:
-        wanted = {"api": self.settings.api_replicas, "worker": self.settings.worker_replicas}
-        for name, spec in self.topology.services.items():
-            if spec.scalable and spec.kind not in NOT_NATIVE:
-                wanted.setdefault(name, spec.replicas)
-        for name, count in (scales or {}).items():
-            if not self.topology.get(name).scalable:
-                raise ConfigError(f"{name} does not scale", hint="scalable: api, worker")
-            wanted[name] = count
-        return wanted
+    # -- internals ---------------------------------------------------------------------
 
     def _allocate_ports(self, ctx: NativeContext) -> None:
         host, ports = self.settings.bind_host, ctx.state.ports
-        for key, setting in (("lb", "lb_port"), ("prometheus", "prometheus_port")):
-            port = int(getattr(self.settings, setting))
-            if not port_free(host, port):
-                raise LabStateError(
-                    f"{host}:{port} (for {key}) is taken by another program",
-                    hint=f"free it, or pick another: LAB_{setting.upper()}=... or lab.toml",
-                )
-            ports[key] = port
+        ports.update(self._check_fixed_ports())
         ports["lb_stats"] = self.settings.lb_stats_port or free_port(host)
         for key in (
             "postgres",
@@ -201,7 +188,7 @@ class NativeRuntime:
             "nats_http",
             "postgres-exporter",
             "redis-exporter",
-            PROCSTATS.name,
+            PROCESS_EXPORTER.name,
         ):
             ports.setdefault(key, free_port(host))
 
@@ -238,10 +225,10 @@ class NativeRuntime:
         return rec
 
     def _spawn(self, ctx: NativeContext, launcher: Launcher, rec: ProcRecord) -> ProcRecord:
-        procs.start(
+        groups.start(
             rec,
             launcher.command(ctx, rec),
-            env={**launcher.env(ctx, rec), procs.MARKER: str(self.settings.state_dir)},
+            env={**launcher.env(ctx, rec), groups.MARKER: str(self.settings.state_dir)},
             log_dir=ctx.logs,
             user=launcher.user(ctx),
             cwd=self.settings.project_dir,
@@ -257,7 +244,7 @@ class NativeRuntime:
             wait_all_ready(ctx, batch, timeout=self.settings.ready_timeout_s)
         except BaseException:
             for rec in recs:
-                procs.kill(rec)
+                groups.kill(rec)
                 ctx.state.instances.pop(rec.name, None)
             self.store.save(ctx.state)
             raise
@@ -281,15 +268,15 @@ class NativeRuntime:
 
     def _retire(self, ctx: NativeContext, rec: ProcRecord) -> None:
         self._lb_disable(ctx, rec)
-        procs.terminate(rec, sig=self.launchers[rec.service].stop_signal)
+        groups.terminate(rec, sig=self.launchers[rec.service].stop_signal)
         del ctx.state.instances[rec.name]
         self.store.save(ctx.state)
         lb = self.launchers.get("lb")
         if rec.service == "api" and isinstance(lb, LoadBalancer):
             lb.write_config(ctx)
 
-    def _change(self, instance: str, action: str) -> None:
-        with self.store.locked():
+    def _change(self, instance: str, action: Action) -> None:
+        with self._locked():
             ctx = self._context()
             rec = ctx.state.instances.get(instance)
             if rec is None:
@@ -305,15 +292,15 @@ class NativeRuntime:
             else:
                 if action == "stop":
                     self._lb_disable(ctx, rec)
-                    procs.terminate(rec, sig=launcher.stop_signal)
+                    groups.terminate(rec, sig=launcher.stop_signal)
                 else:
-                    procs.kill(rec)
+                    groups.kill(rec)
                 rec.desired = "stopped"
             self.store.save(ctx.state)
             self._publish(ctx)
 
     def _context(self) -> NativeContext:
-        return NativeContext(self.settings, self.topology, self._require_up())
+        return NativeContext(self.settings, self.graph, self._require_up())
 
     def _require_up(self) -> NativeState:
         state = self.store.load()
@@ -322,7 +309,7 @@ class NativeRuntime:
         return state
 
     def _publish(self, ctx: NativeContext) -> None:
-        from lab.runtime.native.targets import write_all_targets
+        from lab.runtime.native.scrape import write_all_targets
 
         write_all_targets(ctx)
 
@@ -331,12 +318,12 @@ class NativeRuntime:
         for service in order:
             for rec in state.of(service):
                 launcher = self.launchers.get(service)
-                procs.terminate(rec, sig=launcher.stop_signal if launcher else signal.SIGTERM)
+                groups.terminate(rec, sig=launcher.stop_signal if launcher else signal.SIGTERM)
         for rec in state.instances.values():  # anything not in the topology any more
-            procs.kill(rec)
+            groups.kill(rec)
 
     def _status(self, state: NativeState) -> LabStatus:
-        ctx = NativeContext(self.settings, self.topology, state)
+        ctx = NativeContext(self.settings, self.graph, state)
         instances = [self._instance(ctx, rec) for spec in self.specs for rec in state.of(spec.name)]
         return LabStatus(runtime=self.name, up=state.any_alive(), instances=instances)
 
@@ -361,29 +348,3 @@ class NativeRuntime:
             endpoint=endpoint,
             detail=rec.log,
         )
-
-
-def knob_env(settings: Settings) -> dict[str, str]:
-    """The environment compose.yaml's ``${LAB_...}`` knobs resolve against: settings win."""
-    knobs = {
-        "LAB_API_WORK": settings.api_work,
-        "LAB_API_WORK_MS": f"{settings.api_work_ms:g}",
-        "LAB_API_CONCURRENCY": str(settings.api_concurrency),
-        "LAB_CACHE_TTL_S": f"{settings.cache_ttl_s:g}",
-        "LAB_SEED_PRODUCTS": str(settings.seed_products),
-        "LAB_WORKER_WORK_MS": f"{settings.worker_work_ms:g}",
-        "LAB_WORKER_ACK_WAIT_S": f"{settings.worker_ack_wait_s:g}",
-        "LAB_SLO_SECONDS": f"{settings.slo_seconds:g}",
-        "LAB_API_REPLICAS": str(settings.api_replicas),
-        "LAB_WORKER_REPLICAS": str(settings.worker_replicas),
-    }
-    return {**os.environ, **knobs}
-
-
-def _reap_load_generator(state_dir: Path) -> None:
-    """End a Locust left behind by a scenario whose orchestrator was killed."""
-    try:
-        from lab.load.driver import reap_stale
-    except ImportError:
-        return
-    reap_stale(state_dir / "locust")

@@ -2,53 +2,22 @@
 
 ``.lab/state.json`` is rewritten atomically after every process start or stop, so even
 an orchestrator killed half-way through ``lab up`` leaves an exact list behind.
-A process is ours only if its pid AND its start time match what we recorded: a reused
-pid is never signalled.
+A process is ours only if its pid AND its start time match what we recorded
+(``ProcRecord``): a reused pid is never signalled. The native process exporter
+(``lab.agents.process_exporter``) reads the same file on every scrape.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psutil
+from lab.fsio import atomic_write_json
+from lab.process_groups import ProcRecord
 
 STATE_FILE = "state.json"
-
-
-@dataclass
-class ProcRecord:
-    name: str  # "api-2", "postgres-1"
-    service: str
-    index: int
-    pid: int | None = None
-    create_time: float | None = None
-    port: int | None = None  # the port it serves (API, metrics...)
-    desired: str = "running"  # "running" or "stopped" (stopped on purpose)
-    log: str = ""
-
-    def process(self) -> psutil.Process | None:
-        """The live process this record names, or None if it is gone (or the pid was reused)."""
-        if self.pid is None or self.create_time is None:
-            return None
-        try:
-            proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01:
-                return None
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
-            return proc
-        except psutil.Error:
-            return None
-
-    def alive(self) -> bool:
-        return self.process() is not None
 
 
 @dataclass
@@ -90,35 +59,7 @@ class StateStore:
         )
 
     def save(self, state: NativeState) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        payload = asdict(state)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, asdict(state))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Serialise changes to the lab across shells (``lab scale`` vs ``lab down``)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with (self.dir / "lock").open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def recorded_runtime(state_dir: Path) -> str | None:
-    """The runtime of a lab that is up in ``state_dir``, if any."""
-    marker = state_dir / "runtime"
-    if marker.exists():
-        name = marker.read_text(encoding="utf-8").strip()
-        if name == "compose":
-            return "compose"
-    state = StateStore(state_dir).load()
-    if state is not None and state.any_alive():
-        return "native"
-    return None

@@ -18,8 +18,8 @@ import yaml
 
 from lab.metrics.promconfig import JOBS
 from lab.runtime.native.haproxy import render_config
+from tests.labtools import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 SCALED = ("api", "worker", "locust-worker")
 BUILT_HERE = ("prodlab-app:local", "prodlab-loadgen:local")
 NOT_STOOD_IN = ("grafana/grafana",)  # cannot be built here; its profile is optional

@@ -1,4 +1,11 @@
-"""Start, signal and end the lab's local processes (each in its own process group)."""
+"""Processes the lab starts and owns, each in its own process group.
+
+Used by the native runtime (every service), the load driver (Locust) and the native
+process exporter. ``lab.proc`` runs commands; this module keeps track of the long-lived
+ones: a ``ProcRecord`` names a process by pid AND start time (a reused pid is never
+signalled), ``start`` spawns one, ``terminate``/``kill`` end it with its group, ``sweep``
+ends whatever carries this lab home's marker, ``shielded`` keeps Ctrl-C out of cleanup.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,50 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from lab import proc
-from lab.runtime.native.state import ProcRecord
+
+MARKER = "PRODLAB_HOME"  # environment variable: the lab home a process belongs to
+
+
+@dataclass
+class ProcRecord:
+    name: str  # "api-2", "postgres-1", "locust-master"
+    service: str
+    index: int
+    pid: int | None = None
+    create_time: float | None = None
+    port: int | None = None  # the port it serves (API, metrics...)
+    desired: str = "running"  # "running" or "stopped" (stopped on purpose)
+    log: str = ""
+
+    def process(self) -> psutil.Process | None:
+        """The live process this record names, or None if it is gone (or the pid was reused)."""
+        if self.pid is None or self.create_time is None:
+            return None
+        try:
+            found = psutil.Process(self.pid)
+            if abs(found.create_time() - self.create_time) > 0.01:
+                return None
+            if found.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return found
+        except psutil.Error:
+            return None
+
+    def alive(self) -> bool:
+        return self.process() is not None
+
+
+def records_from_json(items: Iterable[Mapping[str, Any]]) -> list[ProcRecord]:
+    """Records from their JSON form (``dataclasses.asdict`` of each)."""
+    return [ProcRecord(**dict(item)) for item in items]
 
 
 @contextlib.contextmanager
@@ -127,9 +171,6 @@ def _reap(pid: int) -> None:
             break
         time.sleep(0.01)
     proc.reap()
-
-
-MARKER = "PRODLAB_HOME"
 
 
 def sweep(state_dir: Path) -> int:

@@ -1,7 +1,7 @@
 """Baseline servers for `lab bench`: what the same machine does with (almost) no code.
 
-``python -m lab.bench_baseline asgi PORT`` serves a bare ASGI callable;
-``python -m lab.bench_baseline fastapi PORT`` a FastAPI hello-world. Both run on uvicorn
+``python -m lab.agents.bench_baseline asgi PORT`` serves a bare ASGI callable;
+``python -m lab.agents.bench_baseline fastapi PORT`` a FastAPI hello-world. Both run on uvicorn
 with the same flags as an API replica (uvloop, httptools, no access log), so the ratio
 between them and a replica is the cost of the replica's own work.
 """

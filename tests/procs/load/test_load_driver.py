@@ -31,8 +31,10 @@ import pytest
 
 from lab import proc
 from lab.errors import LoadDriverError
-from lab.load.driver import LoadDriver, load_generator_cpu, reap_stale
-from lab.load.locust_api import parse_stats
+from lab.load.driver import LoadDriver, reap_leftovers, workdir_of
+from lab.load.pids import reap_stale
+from lab.runtime.home import targets_dir
+from lab.runtime.native.runtime import NativeRuntime
 from lab.settings import Settings
 from lab.wait import free_port, port_free
 from tests.labtools import wait_until
@@ -146,39 +148,13 @@ def served_rate(shop: TinyShop, seconds: float) -> float:
     return (shop.total() - before) / seconds
 
 
-def test_parse_stats_reads_the_aggregated_row_in_seconds() -> None:
-    report = {
-        "state": "running",
-        "user_count": 20,
-        "worker_count": 2,
-        "stats": [
-            {"name": "/products/[id]", "current_rps": 90.0, "current_fail_per_sec": 0.0},
-            {"name": "Aggregated", "current_rps": 100.0, "current_fail_per_sec": 5.0},
-        ],
-        "current_response_time_percentiles": {
-            "response_time_percentile_0.5": 12,
-            "response_time_percentile_0.95": 250,
-        },
-    }
-    stats = parse_stats(report)
-    assert (stats.users, stats.rps, stats.fail_ratio) == (20, 100.0, 0.05)
-    assert (stats.p50, stats.p95, stats.p99) == (0.012, 0.25, None)
-    assert (stats.state, stats.workers) == ("running", 2)
-    quiet = {"name": "Aggregated", "current_rps": 0, "current_fail_per_sec": 0}
-    idle = parse_stats(
-        {"stats": [quiet], "current_response_time_percentiles": {"response_time_percentile_0.5": 0}}
-    )
-    assert (idle.rps, idle.fail_ratio, idle.p50) == (0.0, 0.0, None)
-
-
 @pytest.mark.procs
 def test_start_swarm_measure_export_and_close(
     shop: TinyShop, settings: Settings, tmp_path: Path
 ) -> None:
-    workdir, targets = tmp_path / "locust", tmp_path / "targets"
-    driver = LoadDriver(
-        settings, host_url=shop.url, workdir=workdir, targets_dir=targets, processes=2
-    )
+    workdir, targets = workdir_of(settings), targets_dir(settings.state_dir)
+    runtime = NativeRuntime(settings)  # registers the target as a native lab's file_sd
+    driver = LoadDriver(settings, host_url=shop.url, targets=runtime, processes=2)
     with driver:
         driver.start()
         pids = driver.pids
@@ -189,6 +165,7 @@ def test_start_swarm_measure_export_and_close(
         assert marks == {str(settings.state_dir)}  # `lab down` sweeps them too
         assert driver.metrics_url is not None
         address = driver.metrics_url.removeprefix("http://").removesuffix("/metrics")
+        assert address.startswith(f"{runtime.scrape_host()}:")
         target_file = json.loads((targets / "locust.json").read_text())
         assert target_file == [
             {"targets": [address], "labels": {"service": "locust", "instance": "locust-master"}}
@@ -201,7 +178,7 @@ def test_start_swarm_measure_export_and_close(
         assert stats.p50 is not None and stats.p95 is not None and stats.p99 is not None
         assert 0 < stats.p50 <= stats.p95 <= stats.p99 < 1.0
         assert stats.fail_ratio < 0.05  # only /orders/[id] of a lost order could fail
-        cpu = load_generator_cpu()
+        cpu = driver.cpu()
         assert cpu is not None and cpu > 0
 
         text = httpx.get(driver.metrics_url, timeout=5).text
@@ -236,7 +213,7 @@ def test_start_swarm_measure_export_and_close(
     assert port_free(settings.bind_host, settings.locust_port)
     assert json.loads((targets / "locust.json").read_text()) == []
     assert not (workdir / "pids.json").exists()
-    assert load_generator_cpu() is None
+    assert driver.cpu() is None
     driver.close()  # twice is fine
 
 
@@ -246,10 +223,7 @@ def test_busy_web_port_is_a_clear_error(settings: Settings, tmp_path: Path) -> N
         busy.bind((settings.bind_host, settings.locust_port))
         busy.listen()
         driver = LoadDriver(
-            settings,
-            host_url="http://127.0.0.1:1",
-            workdir=tmp_path / "locust",
-            targets_dir=tmp_path / "targets",
+            settings, host_url="http://127.0.0.1:1", targets=NativeRuntime(settings)
         )
         with pytest.raises(LoadDriverError, match=f"port .*:{settings.locust_port} is in use"):
             driver.start()
@@ -260,11 +234,12 @@ ORCHESTRATOR = """
     import sys, time
     from pathlib import Path
     from lab.load.driver import LoadDriver
+    from lab.runtime.native.runtime import NativeRuntime
     from lab.settings import Settings
 
     settings = Settings.load(home=Path(sys.argv[1]), locust_port=int(sys.argv[2]))
-    driver = LoadDriver(settings, host_url="http://127.0.0.1:1", workdir=Path(sys.argv[3]),
-                        targets_dir=Path(sys.argv[4]), processes=1)
+    driver = LoadDriver(settings, host_url="http://127.0.0.1:1",
+                        targets=NativeRuntime(settings), processes=1)
     driver.start()
     print("started", flush=True)
     time.sleep(300)
@@ -272,11 +247,9 @@ ORCHESTRATOR = """
 
 
 @pytest.mark.procs
-def test_reap_stale_ends_locust_after_the_orchestrator_died(
-    settings: Settings, tmp_path: Path
-) -> None:
-    workdir = tmp_path / "locust"
-    args = [settings.state_dir, settings.locust_port, workdir, tmp_path / "targets"]
+def test_reap_leftovers_ends_locust_after_the_orchestrator_died(settings: Settings) -> None:
+    workdir = workdir_of(settings)
+    args = [settings.state_dir, settings.locust_port]
     argv = [sys.executable, "-c", textwrap.dedent(ORCHESTRATOR), *map(str, args)]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as orchestrator:
         try:
@@ -289,7 +262,7 @@ def test_reap_stale_ends_locust_after_the_orchestrator_died(
             orchestrator.wait(timeout=10)
             assert all(p.is_running() for p in locust)
 
-            reap_stale(workdir)
+            reap_leftovers(settings)  # what `lab down` does first
             _, alive = psutil.wait_procs(locust, timeout=10)
             assert alive == []
             assert not (workdir / "pids.json").exists()

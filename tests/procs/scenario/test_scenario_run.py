@@ -16,8 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import LabHome
-from tests.labtools import RUN_FILES
+from tests.labtools import RUN_FILES, LabHome
 
 LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
 

@@ -1,7 +1,8 @@
 """One set of checks, run against every Runtime (native processes and Docker Compose).
 
 Both must behave the same for everything a user or a scenario does: up, requests
-through the LB, scale, kill/stop/start one instance, status, logs, endpoints, down.
+through the LB, scale, kill/stop/start one instance, status, logs, endpoints, scrape
+targets registered by a program outside the lab (the load generator), down.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from lab.errors import ConfigError
 from lab.lab import Lab
 from lab.runtime.base import InstanceState, Runtime
 from lab.wait import free_port
-from tests.conftest import LabHome, make_home
-from tests.labtools import Traffic, wait_until
+from tests.labtools import LabHome, Traffic, make_home, wait_until
 
 
 @pytest.fixture(
@@ -113,3 +115,25 @@ def test_logs_name_their_instance(booted: Lab) -> None:
     lines = list(booted.runtime.logs("api", tail=20))
     assert lines
     assert all(" | " in line for line in lines)
+
+
+def test_registered_scrape_target_is_scraped_then_dropped(booted: Lab) -> None:
+    """What the load driver does with Locust's exporter, with a small real exporter."""
+    runtime, prom = booted.runtime, booted.prometheus
+    host = runtime.scrape_host()
+    registry = CollectorRegistry()
+    Gauge("locust_users", "users running now", registry=registry).set(7)
+    port = free_port(host)
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        runtime.add_scrape_target("locust", f"{host}:{port}", {"service": "locust"})
+        assert wait_until(lambda: prom.scalar('sum(up{job="locust"})') == 1, timeout=15)
+        assert wait_until(lambda: prom.scalar("lab:locust_users") == 7, timeout=10)
+        runtime.remove_scrape_target("locust")
+        assert wait_until(lambda: prom.scalar('count(up{job="locust"})') is None, timeout=15)
+        with pytest.raises(ConfigError, match="no job 'api' for registered targets"):
+            runtime.add_scrape_target("api", f"{host}:{port}", {})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,4 +1,4 @@
-"""``python -m shop_api.secrets DIR``: random passwords for the compose stack, made once.
+"""``python -m lab.agents.secrets DIR``: random passwords for the compose stack, made once.
 
 Compose's one-shot ``secrets`` service runs this against the shared ``secrets`` volume
 before anything else starts; every service then reads its password from a file
@@ -12,10 +12,11 @@ project's containers mount the volume.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
+
+from lab.fsio import atomic_write_text
 
 NAMES = ("pg_password", "redis_password", "nats_password", "grafana_password")
 
@@ -29,20 +30,15 @@ def ensure_secrets(folder: Path) -> list[str]:
         path = folder / name
         if path.exists() and path.read_text(encoding="utf-8").strip():
             continue
-        tmp = folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            # URL-safe: the passwords end up in DSNs and command lines.
-            out.write(secrets.token_urlsafe(24))
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        # URL-safe: the passwords end up in DSNs and command lines.
+        atomic_write_text(path, secrets.token_urlsafe(24), mode=0o644)
         created.append(name)
     return created
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m shop_api.secrets DIR", file=sys.stderr)
+        print("usage: python -m lab.agents.secrets DIR", file=sys.stderr)
         return 2
     created = ensure_secrets(Path(argv[0]))
     print(f"secrets in {argv[0]}: created {', '.join(created) or 'none (kept existing)'}")

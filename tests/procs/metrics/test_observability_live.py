@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +18,10 @@ import yaml
 from lab import proc
 from lab.lab import Lab
 from lab.load.driver import LoadDriver
-from tests.labtools import wait_until
+from tests.labtools import PROJECT, wait_until
 
 pytestmark = pytest.mark.procs
 
-PROJECT = Path(__file__).resolve().parent.parent
 GRAFANA_VARS = {
     "$__rate_interval": "10s",
     "$__interval": "2s",
@@ -65,14 +63,11 @@ def concrete(expr: str) -> str:
 
 @pytest.fixture(scope="module")
 def after_traffic(running_lab: Lab) -> Iterator[Lab]:
-    workdir = running_lab.settings.state_dir / "locust"
-    targets = running_lab.settings.state_dir / "prometheus" / "targets"
     with LoadDriver(
         running_lab.settings,
         host_url=running_lab.runtime.endpoint("lb").url,
-        workdir=workdir,
+        targets=running_lab.runtime,
         processes=1,
-        targets_dir=targets,
     ) as driver:
         driver.start()
         driver.swarm(20, 20)

@@ -1,10 +1,14 @@
-"""Prometheus file_sd target files for a native lab, rewritten after every change."""
+"""Prometheus file_sd target files of a native lab's services, rewritten after every change.
+
+(Targets of programs outside the lab, the load generator, are registered through
+``RuntimeBase.add_scrape_target`` into the same folder.)"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from lab.metrics.promconfig import write_targets
+from lab.runtime.home import targets_dir
 
 if TYPE_CHECKING:
     from lab.runtime.native.context import NativeContext
@@ -21,7 +25,7 @@ SERVICE_PORT_JOBS = {
 
 def write_all_targets(ctx: NativeContext) -> None:
     """Every instance the lab runs (dead ones too, so a kill shows as a down target)."""
-    folder = ctx.dir("prometheus", "targets")
+    folder = targets_dir(ctx.home)
     for job in ("api", "worker"):
         targets = [
             (f"{ctx.host}:{rec.port}", {"service": job, "instance": rec.name})

@@ -20,7 +20,7 @@ import pytest
 from lab import proc
 from lab.lab import Lab
 from lab.wait import free_port
-from tests.conftest import LabHome, make_home
+from tests.labtools import LabHome, make_home
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 
@@ -56,7 +56,7 @@ def generated_secret(project: str) -> str:
         ["docker", "exec", f"{project}-redis-1", "cat", "/run/lab-secrets/grafana_password"]
     )
     secret = done.stdout.strip()
-    assert len(secret) >= 24, "shop_api.secrets writes 24 random bytes, URL-safe"
+    assert len(secret) >= 24, "lab.agents.secrets writes 24 random bytes, URL-safe"
     return secret
 
 

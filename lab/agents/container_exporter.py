@@ -1,20 +1,17 @@
 """CPU and memory of every container of this compose project, for Prometheus.
 
-The compose counterpart of ``lab.metrics.procstats``, with the same series:
-
-    lab_process_cpu_seconds_total{service,instance}      counter (cgroup CPU time)
-    lab_process_resident_memory_bytes{service,instance}  gauge (cgroup RSS)
+The compose counterpart of ``lab.agents.process_exporter``, with the same series
+(``lab.agents.usage``; CPU from the cgroup's CPU time, memory from its RSS).
 
 Run inside the project (``docker/compose.stats.yaml``) as
-``python -m lab.runtime.compose.exporter --port 9102`` with the Docker socket and the
+``python -m lab.agents.container_exporter --port 9102`` with the Docker socket and the
 host's ``/sys/fs/cgroup`` mounted (read-only), like cAdvisor. It finds its own project
 from its own container's labels; on every scrape it lists the project's running
 containers through the Docker API and reads each one's cgroup files (cgroup v1 or v2,
 cgroupfs or systemd driver). The Docker stats API would do, but it samples for about a
 second per container: too slow for a 1 s scrape. ``instance`` is ``<service>-<n>`` from
-Compose's labels, as ``api-2`` natively.
-A container restarted after a kill starts its cgroup counters at zero; the exporter keeps
-one monotonic total per instance, so the counter never goes down.
+Compose's labels, as ``api-2`` natively. Each container id is a CPU source of its
+instance, so a container replaced or restarted at zero never makes the counter go down.
 """
 
 from __future__ import annotations
@@ -22,22 +19,12 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import signal
 import socket
-import threading
 import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import start_http_server
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
-
-from lab.metrics.counters import MonotonicTotal
-
-LABELS = ("service", "instance")
+from lab.agents.usage import Usage, UsageCollector, serve
 
 
 class DockerAPI:
@@ -73,15 +60,6 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-@dataclass
-class Usage:
-    service: str
-    instance: str
-    container_id: str
-    cpu_seconds: float
-    rss_bytes: float
-
-
 def _stat_value(path: Path, *keys: str) -> float | None:
     """The first of ``keys`` in a cgroup ``*.stat`` file (``key value`` lines)."""
     values = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
@@ -108,13 +86,14 @@ def cgroup_usage(root: Path, cid: str) -> tuple[float, float] | None:
     return None
 
 
-class ContainerStats(Collector):
+class ContainerStats(UsageCollector):
+    what = "the instance's container"
+
     def __init__(self, api: DockerAPI, project: str, cgroup_root: Path) -> None:
+        super().__init__()
         self.api = api
         self.project = project
         self.cgroup_root = cgroup_root
-        self.cpu: dict[str, MonotonicTotal[str]] = {}
-        self.lock = threading.Lock()
 
     def sample(self) -> list[Usage]:
         label = f"com.docker.compose.project={self.project}"
@@ -126,27 +105,9 @@ class ContainerStats(Collector):
             number = labels.get("com.docker.compose.container-number", "1")
             usage = cgroup_usage(self.cgroup_root, entry["Id"])
             if usage is not None:
-                instance = f"{service}-{number}"
-                found.append(Usage(service, instance, entry["Id"], usage[0], usage[1]))
+                cpu, rss = usage
+                found.append(Usage(service, f"{service}-{number}", {entry["Id"]: cpu}, rss))
         return found
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        cpu = CounterMetricFamily(
-            "lab_process_cpu_seconds", "CPU time used by the instance's container", labels=LABELS
-        )
-        rss = GaugeMetricFamily(
-            "lab_process_resident_memory_bytes",
-            "Resident memory (cgroup RSS) of the instance's container",
-            labels=LABELS,
-        )
-        with self.lock:
-            for u in self.sample():
-                total = self.cpu.setdefault(u.instance, MonotonicTotal())
-                used = total.update({u.container_id: u.cpu_seconds})
-                cpu.add_metric([u.service, u.instance], used)
-                rss.add_metric([u.service, u.instance], u.rss_bytes)
-        yield cpu
-        yield rss
 
 
 def own_project(api: DockerAPI) -> str:
@@ -159,7 +120,7 @@ def own_project(api: DockerAPI) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.runtime.compose.exporter")
+    parser = argparse.ArgumentParser(prog="python -m lab.agents.container_exporter")
     parser.add_argument("--port", type=int, default=9102)
     parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 (inside its container)
     parser.add_argument("--socket", default="/var/run/docker.sock")
@@ -168,13 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     api = DockerAPI(args.socket)
     project = args.project or own_project(api)
-    REGISTRY.register(ContainerStats(api, project, args.cgroup_root))
-    start_http_server(args.port, addr=args.host)
     print(f"lab exporter: containers of project {project} on :{args.port}/metrics", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    serve(ContainerStats(api, project, args.cgroup_root), host=args.host, port=args.port)
     return 0
 
 

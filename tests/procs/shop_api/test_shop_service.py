@@ -4,8 +4,9 @@ The lab (``running_lab``: PostgreSQL, Redis, NATS JetStream, HAProxy, 2 API repl
 2 workers) serves most tests. Tests that need other knobs (a 1 s cache TTL, 2 work
 slots) or that signal a process start their own ``python -m shop_api`` / ``shop_worker``
 against the lab's infrastructure, with the environment the native runtime gives its own
-replicas. tests/test_native_lab.py covers the lab as a whole (an order end to end,
-scaling, a worker SIGKILLed mid-order); this file covers the services' own behaviour.
+replicas. tests/procs/runtime/native/test_native_lab.py covers the lab as a whole (an
+order end to end, scaling, a worker SIGKILLed mid-order); this file covers the services'
+own behaviour.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def service_env(lab: Lab, service: str, **overrides: str) -> dict[str, str]:
     """What the native runtime gives a replica of ``service``, plus ``overrides``."""
     ctx = lab_context(lab)
     return {
-        **ctx.knob_env(ctx.topology.get(service)),
+        **ctx.compose_environment(ctx.topology.get(service)),
         **ctx.connection_env(),
         "PYTHONPATH": ctx.pythonpath(),
         **overrides,

@@ -6,7 +6,7 @@ keeps it fresh and checks it against Grafana's schema types); these tests read t
 Every panel must read the provisioned Prometheus datasource, every ``lab:`` name must be
 a real recording rule, every raw metric must be one docs/contracts.md names (or an
 exporter's), and promtool must accept every expression as PromQL. Whether each query
-actually has data is tests/test_observability_live.py's job.
+actually has data is tests/procs/metrics/test_observability_live.py's job.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import pytest
 import yaml
 
 from lab import proc
+from tests.labtools import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 BOARDS = sorted((PROJECT / "dashboards").glob("*.json"))
 PROVISIONING = PROJECT / "services" / "grafana" / "provisioning"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 UIDS = {"lab-overview", "lab-api", "lab-queue", "lab-data", "lab-lb"}
 DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
-# what tests/test_observability_live.py substitutes before running a query
+# what tests/procs/metrics/test_observability_live.py substitutes before running a query
 GRAFANA_VARS = {"$__rate_interval": "10s", "${__rate_interval}": "10s", "$__interval": "2s"}
 EXPORTER_PREFIXES = ("pg_", "redis_", "haproxy_")
 

@@ -13,8 +13,7 @@ import pytest
 
 from lab.runtime.native.state import StateStore
 from lab.wait import port_free
-from tests.conftest import LabHome
-from tests.labtools import lab_processes, wait_until
+from tests.labtools import LabHome, lab_processes, wait_until
 
 pytestmark = [pytest.mark.procs, pytest.mark.e2e]
 

@@ -5,10 +5,14 @@ On these 2-core machines the compose run sits at the edge of the 3x throughput c
 Locust share the cores with the API. So this test holds the run to what must always be
 true — every other check passes, the run folder is complete — and, when the throughput check
 fails, requires the verdict to name the resource that saturated, as the report must.
+It also holds the client-side view: Locust runs on the host, and its exporter must reach
+the Prometheus container (registered through the runtime), so ``timeseries.csv`` has
+the ``lab:locust_*`` series all through the load.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -18,14 +22,19 @@ from collections.abc import Iterator
 import pytest
 
 from lab.lab import Lab
-from tests.conftest import LabHome, make_home
-from tests.labtools import RUN_FILES
-from tests.test_compose_runtime import compose_settings, project_leftovers
+from tests.labtools import RUN_FILES, LabHome, compose_settings, make_home, project_leftovers
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 
 # what 2 cores under Docker may not reach (the load generator and 4 replicas share them)
 MACHINE_BOUND = {"throughput scales with replicas", "scale-4: 4 replicas carry 4 × the knee's rate"}
+# timeseries.csv's columns of the client-side rules (lab:locust_users -> locust_users)
+CLIENT_COLUMNS = (
+    "locust_users",
+    "locust_requests_rate10s",
+    "locust_failures_ratio10s",
+    "locust_latency_seconds_p95_10s",
+)
 
 
 @pytest.fixture
@@ -70,5 +79,13 @@ def test_scale_out_quick_on_compose(home: LabHome) -> None:
         assert saturation["resource"], "a check the machine could not reach names a resource"
     scaled = next(p for p in verdict["phases"] if p["name"] == "scale-4")
     assert scaled["replicas"]["api"] == 4
+    with (runs[0] / "timeseries.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for column in CLIENT_COLUMNS:
+        filled = [row[column] for row in rows if row.get(column)]
+        assert len(filled) >= len(rows) // 2, f"{column}: {len(filled)} of {len(rows)} rows"
+    # the client saw scale-4's users (the knee search may go higher before it)
+    assert max(float(row["locust_users"] or 0) for row in rows) >= scaled["users"] > 0
+    assert max(float(row["locust_requests_rate10s"] or 0) for row in rows) > 50
     Lab(settings).runtime.down(volumes=True)
     assert not any(project_leftovers(settings.compose_project).values())

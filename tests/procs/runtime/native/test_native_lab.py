@@ -8,8 +8,7 @@ import pytest
 from lab.errors import LabStateError
 from lab.lab import Lab
 from lab.runtime.base import InstanceState
-from tests.conftest import LabHome
-from tests.labtools import Traffic, lab_processes, sql, wait_until
+from tests.labtools import LabHome, Traffic, lab_processes, sql, wait_until
 
 pytestmark = pytest.mark.procs
 

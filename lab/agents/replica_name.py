@@ -1,6 +1,6 @@
 """Entrypoint of the app image: name this replica after its container, then exec.
 
-``python -m lab.runtime.compose.replica CMD...``. Natively a replica is told its name
+``python -m lab.agents.replica_name CMD...``. Natively a replica is told its name
 (``LAB_REPLICA=api-2``); Compose cannot set a different variable per replica of one
 service. Docker's DNS can say it, though: the reverse (PTR) record of a container's
 address is ``<project>-<service>-<n>.<network>``. So when ``LAB_SERVICE`` is set and
@@ -92,7 +92,7 @@ def replica_name(service: str, ptr_name: str) -> str | None:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m lab.runtime.compose.replica CMD [ARG...]", file=sys.stderr)
+        print("usage: python -m lab.agents.replica_name CMD [ARG...]", file=sys.stderr)
         return 2
     service = os.environ.get("LAB_SERVICE", "")
     if service and not os.environ.get("LAB_REPLICA"):

@@ -16,13 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-from lab import proc
 from lab.lab import Lab
 from lab.runtime.compose.state import ComposeState
-from lab.settings import Settings
-from lab.wait import free_port
-from tests.conftest import LabHome, make_home
-from tests.labtools import Traffic, wait_until
+from tests.labtools import (
+    LabHome,
+    Traffic,
+    compose_settings,
+    make_home,
+    project_leftovers,
+    wait_until,
+)
 
 pytestmark = pytest.mark.compose
 
@@ -32,14 +35,6 @@ def home() -> Iterator[LabHome]:
     home = make_home()
     yield home
     shutil.rmtree(home.home.parent, ignore_errors=True)
-
-
-def compose_settings(home: LabHome) -> Settings:
-    return home.settings(seed_products=200).with_overrides(
-        runtime="compose",
-        compose_project=f"prodlab-test-{home.lb_port}",
-        grafana_port=free_port(),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +47,6 @@ def lab(home: LabHome) -> Iterator[Lab]:
         if "prometheus" in vars(lab):
             lab.prometheus.close()
         lab.runtime.down(volumes=True)
-
-
-def project_leftovers(project: str) -> dict[str, list[str]]:
-    label = f"label=com.docker.compose.project={project}"
-    found = {}
-    for kind, cmd in (
-        ("containers", ["docker", "ps", "-aq", "--filter", label]),
-        ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
-        ("volumes", ["docker", "volume", "ls", "-q", "--filter", label]),
-    ):
-        found[kind] = proc.run(cmd).stdout.split()
-    return found
 
 
 def test_up_records_the_runtime_for_later_shells(lab: Lab, home: LabHome) -> None:
