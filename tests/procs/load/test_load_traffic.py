@@ -54,6 +54,7 @@ def shop_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def test_mix_and_rate_reach_locust_and_hdr_answers(lab_home: LabHome, shop_url: str) -> None:
