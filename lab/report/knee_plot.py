@@ -60,3 +60,36 @@ def draw_knee(ax: Axes, run: RunRecord) -> bool:
     ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
     return True
+
+
+CURVE_TITLE = "Client p95 against offered load (open-loop phases, one replica)"
+
+
+def curve_points(run: RunRecord) -> list[tuple[float, float, str]]:
+    """(offered req/s, client HDR p95 in ms, phase) of each open-loop phase on one replica."""
+    return sorted(
+        (p.offered_rps, p.client.hdr_p95 * 1000, p.name)
+        for p in run.verdict.phases
+        if p.offered_rps and p.client.hdr_p95 is not None and p.replicas.get("api") == 1
+    )
+
+
+def draw_curve(ax: Axes, run: RunRecord) -> bool:
+    """Latency against load: flat while the slots absorb the arrivals, then climbing as
+    utilisation nears 1 (the prediction from the knobs marks ρ = 1)."""
+    points = curve_points(run)
+    if len(points) < 3:
+        return False
+    x, y = [p[0] for p in points], [p[1] for p in points]
+    ax.plot(x, y, "o-", color="#dd8452", label="client p95 (HDR)")
+    for rate, p95, name in points:
+        ax.annotate(name, (rate, p95), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    slo = run.verdict.slo_seconds * 1000
+    ax.axhline(slo, color="#c44e52", linewidth=1.0, label=f"SLO {slo:.0f} ms")
+    knee = run.verdict.knee
+    if knee is not None and knee.predicted_rps:
+        ax.axvline(knee.predicted_rps, linestyle="--", color="#55a868", label="predicted capacity")
+    ax.set_xlabel("offered load (req/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
+    return True

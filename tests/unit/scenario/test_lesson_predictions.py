@@ -172,5 +172,6 @@ def test_latency_vs_load_narrates_every_phase_and_fails_what_the_fake_cannot_sho
     assert "### closed-1" in summary and "**Watch**: `lab:locust_requests:rate10s`" in summary
     assert "**A miss would mean**:" in summary
     assert "is at 100 req/s offered" in summary and "Predicted from the knobs: 1 replica" in summary
+    assert (result.run_dir / "plots" / "latency-vs-load.png").is_file()  # p95 vs offered
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Predicted vs measured" in html and html.count('<tr class="fail">') >= 3
