@@ -35,8 +35,9 @@ def test_latency_vs_load_quick_teaches_its_lesson(lab_home: LabHome) -> None:
     runs = sorted(lab_home.runs.glob("*-latency-vs-load"))
     assert len(runs) == 1, output
     verdict = json.loads((runs[0] / "verdict.json").read_text())
-    failed = [c for c in verdict["checks"] if not c["passed"]]
-    assert done.returncode == 0 and not failed, (failed, output)
+    failed = [f"{c['name']}: {c['detail']}" for c in verdict["checks"] if not c["passed"]]
+    assert not failed, "\n".join(failed)
+    assert done.returncode == 0, output
 
     phases = {p["name"]: p for p in verdict["phases"]}
     closed = [phases[f"closed-{n}"]["client"] for n in (1, 2, 4)]
