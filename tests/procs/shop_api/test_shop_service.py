@@ -48,14 +48,14 @@ def lab_context(lab: Lab) -> NativeContext:
     assert isinstance(runtime, NativeRuntime), "these tests run against the native runtime"
     state = runtime.store.load()
     assert state is not None, "the lab is not up"
-    return NativeContext(runtime.settings, runtime.topology, state)
+    return NativeContext(runtime.settings, runtime.graph, state)
 
 
 def service_env(lab: Lab, service: str, **overrides: str) -> dict[str, str]:
     """What the native runtime gives a replica of ``service``, plus ``overrides``."""
     ctx = lab_context(lab)
     return {
-        **ctx.compose_environment(ctx.topology.get(service)),
+        **ctx.compose_environment(ctx.graph.get(service)),
         **ctx.connection_env(),
         "PYTHONPATH": ctx.pythonpath(),
         **overrides,
