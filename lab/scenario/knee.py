@@ -7,7 +7,8 @@ Inputs: the ``find_knee`` step, the threshold, the predicted ``Capacity``. Resul
 is judged over its own seconds (after ``settle``, but for the last ones the load
 generator has not reported yet: ``phase.HDR_LAG_S``): p95 from the client's exact (HDR)
 percentiles, which in an open loop count from the intended send time, so a queue cannot
-hide; by rate, a probe whose answers fall 10 % short of the offered rate is past the knee
+hide; by rate, a probe whose answers fall short of the offered rate (10 %, or a Poisson
+swing: ``kept_up``) is past the knee
 too (the system did not keep up). After a probe that broke the SLO, the load falls to a
 quarter of the prediction for ``drain`` seconds, so the next probe does not inherit its
 queue. A knee that breaks the SLO when held to confirm is searched again below it.
@@ -36,6 +37,17 @@ def ladder(step: FindKneeStep, unit: float, whole: bool) -> list[float]:
     count = math.floor((step.stop - step.start) / step.step + 1e-9) + 1
     loads = [(step.start + i * step.step) * unit for i in range(count)]
     return sorted({_round(x, whole) for x in loads if _round(x, whole) > 0})
+
+
+def kept_up(rate: float, answered: float | None, seconds: float) -> bool:
+    """Whether the answers kept up with ``rate`` arrivals/s over ``seconds``: at most 10 %
+    short, or 3 standard deviations of a Poisson count when that is more (random arrivals
+    over a few seconds swing by √n)."""
+    if answered is None:
+        return False
+    expected = rate * max(seconds, 1.0)
+    allowed = max((1 - KEPT_UP) * expected, 3 * math.sqrt(expected))
+    return answered * max(seconds, 1.0) >= expected - allowed
 
 
 def bisect_point(lo: float, hi: float, resolution: float, whole: bool) -> float | None:
@@ -176,7 +188,7 @@ class KneeSearch:
             rps = metrics.rule("rps", window)
         judged = client if client is not None else server
         good = judged is not None and judged <= self.threshold
-        if self.by_rate and (rps is None or rps < KEPT_UP * load):
+        if self.by_rate and not kept_up(load, rps, seen.seconds):
             good = False  # the system did not keep up with the arrivals
         probe = KneeStep(
             users=setting.users,

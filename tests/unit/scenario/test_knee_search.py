@@ -132,3 +132,14 @@ def test_a_knee_by_users_starts_at_littles_law_below_the_slo(tmp_path: Path) -> 
         ("confirm", 30, True),
     ]
     assert all(s.rate is None for s in knee.steps) and lab.load.rates[:4] == [None] * 4
+
+
+def test_kept_up_allows_the_swing_of_random_arrivals() -> None:
+    from lab.scenario.knee import kept_up
+
+    # 85 req/s over 3 s: 255 expected, 3√255 ≈ 48 allowed short (a Poisson swing)
+    assert kept_up(85.0, 73.0, 3.0)
+    assert not kept_up(85.0, 60.0, 3.0)
+    # over a long window the 10 % margin rules: 1,000 expected, 100 allowed
+    assert kept_up(100.0, 91.0, 10.0) and not kept_up(100.0, 89.0, 10.0)
+    assert not kept_up(50.0, None, 3.0)
