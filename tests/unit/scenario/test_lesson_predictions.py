@@ -156,7 +156,7 @@ def test_latency_vs_load_narrates_every_phase_and_fails_what_the_fake_cannot_sho
     kinds = [e.kind for e in read_events(result.run_dir / "events.jsonl")]
     assert kinds.count("pause") == 2 and kinds.count("resume") == 2
     outcome = {(p.phase, p.measure): p.passed for ph in verdict.phases for p in ph.predictions}
-    assert outcome[("open-10", "client_p95")] and outcome[("find-knee", "rps")]
+    assert outcome[("open-10", "client_p95")] and outcome[("find-knee", "client_rps")]
     assert outcome[("closed-2", "in_flight")]  # L = λW holds in the fake by construction
     assert not outcome[("freeze-open", "client_p99")]  # the fake never stalls
     assert not outcome[("overload", "client_p95_rise")]  # nor lets an open queue grow
