@@ -55,3 +55,11 @@ SCRAPE_INTERVAL_S: Final = 1.0
 RULE_WINDOW_S: Final = 10.0
 """The window of the ``lab:*:*10s`` recording rules (services/prometheus/rules.yml)."""
 READY_TIMEOUT_S: Final = 30.0
+
+# -- the load (loadtests/shop.py repeats these as its option defaults) ------------------------
+LOAD_MIX: Final = {"browse": 70, "list": 10, "order": 10, "check": 10}
+"""Relative weights of the shop's requests: product read, page list, order, order check."""
+LOAD_SKEW: Final = 1.1
+"""Zipf exponent of product popularity (0 = uniform)."""
+OPEN_LOOP_HEADROOM: Final = 2.0
+"""An open loop's pool of users, when not given: rate × max(latency, SLO) × this."""

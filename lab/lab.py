@@ -185,3 +185,13 @@ class Lab:
     def start(self, instance: str) -> None:
         self.runtime.start(instance)
         self.events.emit("start", f"start {instance}", instance=instance, tags=("fault", "start"))
+
+    def pause(self, instance: str) -> None:
+        self.runtime.pause(instance)
+        self.events.emit("pause", f"pause {instance}", instance=instance, tags=("fault", "pause"))
+
+    def resume(self, instance: str) -> None:
+        self.runtime.resume(instance)
+        self.events.emit(
+            "resume", f"resume {instance}", instance=instance, tags=("fault", "resume")
+        )

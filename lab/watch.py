@@ -33,6 +33,9 @@ class LoadView:
     rps: float | None
     fail_ratio: float | None
     p95: float | None
+    hdr_p95: float | None = None  # exact; open loop: from the intended send time
+    late_rate: float | None = None  # open-loop arrivals per second sent late / dropped
+    dropped_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class Snapshot:
                 rps=found.one(rules.LOCUST_RPS),
                 fail_ratio=found.one(rules.LOCUST_FAILURE_RATIO),
                 p95=found.one(rules.LOCUST_P95),
+                hdr_p95=found.one(rules.LOCUST_HDR_P95),
+                late_rate=found.one(rules.LOCUST_LATE_RATE),
+                dropped_rate=found.one(rules.LOCUST_DROPPED_RATE),
             )
         return cls(
             t=time.time() if t is None else t,

@@ -63,6 +63,16 @@ def render(snap: Snapshot, history: Iterable[float], *, slo: float, source: str)
         latency.append("   ")
     latency.append(f"SLO {slo * 1000:,.0f} ms", style="dim")
     main.add_row("latency", latency)
+    if snap.client is not None:  # the same p95 seen from both ends, side by side
+        main.add_row(
+            "p95 both ends",
+            Text.assemble(
+                "server ",
+                (fmt.ms(snap.p95), latency_style(snap.p95, slo)),
+                "   client (HDR) ",
+                (fmt.ms(snap.client.hdr_p95), latency_style(snap.client.hdr_p95, slo)),
+            ),
+        )
     main.add_row(
         "errors", Text(fmt.pct1(snap.error_ratio), style=ratio_style(snap.error_ratio, 0.01))
     )
@@ -122,4 +132,15 @@ def _client(snap: Snapshot, slo: float) -> RenderableType:
             (fmt.ms(c.p95), latency_style(c.p95, slo)),
         ),
     )
+    if (c.late_rate or 0) > 0 or (c.dropped_rate or 0) > 0:  # never hidden
+        grid.add_row(
+            "open loop",
+            Text.assemble(
+                ("arrivals late/s ", "bold yellow"),
+                fmt.rate(c.late_rate),
+                ("   dropped/s ", "bold red"),
+                fmt.rate(c.dropped_rate),
+                ("   (too few users for the rate)", "dim"),
+            ),
+        )
     return grid

@@ -46,7 +46,7 @@ from tests.labtools import RUN_FILES, Traffic, wait_until
 PROJECT = Path(__file__).resolve().parent.parent
 STARTED = 1_764_000_000.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-N_PLOTS = len(TIMELINE) + 1  # the timelines and throughput vs replicas
+N_PLOTS = len(TIMELINE) + 2  # the timelines, throughput vs replicas, the knee search
 
 
 @dataclass(frozen=True)
@@ -325,9 +325,9 @@ def test_summary_tells_the_story(rendered: tuple[Path, Verdict]) -> None:
     summary = (run_dir / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith(f"# {verdict.title}")
     assert "**FAILED**" in summary
-    assert "| scale-4 | 200 | api=4, worker=2 |" in summary
+    assert "| scale-4 | 200 users | api=4, worker=2 |" in summary
     assert verdict.knee is not None
-    assert f"The knee is at {verdict.knee.users} users" in summary
+    assert f"within the SLO of 250 ms) is at {verdict.knee.users} users" in summary
     assert "API concurrency reached 100%" in summary
 
 
@@ -374,10 +374,11 @@ def test_missing_timeseries_and_locust_files_still_render(tmp_path: Path) -> Non
     from lab.report.plots import render_plots
 
     plots = {p.name: p.has_data for p in render_plots(read_run(run_dir), tmp_path / "p")}
-    # replicas fall back to what each phase measured; throughput vs replicas is per phase
-    assert plots == {name: name in ("replicas", "scaling") for name in plots}
+    # replicas fall back to what each phase measured; throughput vs replicas is per phase,
+    # the knee plot per probe (both from verdict.json)
+    assert plots == {name: name in ("replicas", "scaling", "knee") for name in plots}
     page = render_run(run_dir).read_text(encoding="utf-8")
-    assert page.count("no data in this run") == N_PLOTS - 2
+    assert page.count("no data in this run") == N_PLOTS - 3
     assert page.count("data:image/png;base64,") == N_PLOTS
 
 

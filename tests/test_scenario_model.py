@@ -36,7 +36,7 @@ phases:
     steps:
       - {kind: load, users: 5}
       - {kind: hold, duration: "${hold}"}
-      - {kind: find_knee, from_users: 10, to_users: 35, step_users: 10, hold: 2m}
+      - {kind: find_knee, by: users, start: 0.4, step: 0.2, stop: 1.2, hold: 2m}
       - {kind: check, name: fast, measure: p95, op: "<", threshold: "${slo}"}
 checks:
   - {name: ratio, measure: rps, phase: one, ratio_to: one, op: ">=", threshold: 1}
@@ -82,7 +82,12 @@ def test_profile_scales_durations_and_overrides_vars(tmp_path: Path) -> None:
     assert quick_hold.duration == 2  # var 4, time scale 0.5
     knee = quick.phases[0].steps[2]
     assert isinstance(knee, FindKneeStep)
-    assert knee.hold == 60 and knee.user_steps() == [10, 20, 30, 35]
+    assert knee.hold == 60 and (knee.by, knee.start, knee.step, knee.stop) == (
+        "users",
+        0.4,
+        0.2,
+        1.2,
+    )
     assert quick.phases[0].steps[3].threshold == 0.25  # type: ignore[union-attr]
 
 
@@ -179,6 +184,51 @@ BAD = {
     "too few Postgres connections": (
         GOOD.replace("vars:\n", "topology: {pg_max_connections: 2}\nvars:\n"),
         ["topology.pg_max_connections (line 4): Input should be greater than or equal to 5"],
+    ),
+    "rate and think time": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: load, rate: 50, think_time: 1}"),
+        ["phases[0].steps[0] (line 13): think_time is for a closed loop"],
+    ),
+    "ramp without a rate": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: load, users: 5, ramp: 10}"),
+        ["phases[0].steps[0] (line 13): ramp is for an open loop (rate)"],
+    ),
+    "negative rate": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: load, rate: -3}"),
+        ["phases[0].steps[0].rate (line 13): Input should be greater than or equal to 0"],
+    ),
+    "mix with no weight": (
+        GOOD.replace(
+            "{kind: load, users: 5}",
+            "{kind: load, rate: 5, mix: {browse: 0, list: 0, order: 0, check: 0}}",
+        ),
+        ["phases[0].steps[0].mix (line 13): at least one weight must be above 0"],
+    ),
+    "unknown mix request": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: load, rate: 5, mix: {search: 3}}"),
+        ["phases[0].steps[0].mix.search (line 13): Extra inputs are not permitted"],
+    ),
+    "prediction over an unknown name": (
+        GOOD.replace(
+            "    narrative: hold still\n",
+            "    narrative: hold still\n    predict: {text: t, measure: rps, expr: cores * 2}\n",
+        ),
+        ["phases[0].predict[0] (line 12): unknown name 'cores' in 'cores * 2'"],
+    ),
+    "prediction that calls a function": (
+        GOOD.replace(
+            "    narrative: hold still\n",
+            "    narrative: hold still\n"
+            "    predict: {text: t, measure: rps, expr: __import__('os')}\n",
+        ),
+        ["phases[0].predict[0] (line 12): only min() and max() may be called"],
+    ),
+    "watch an unknown rule": (
+        GOOD.replace(
+            "    narrative: hold still\n",
+            "    narrative: hold still\n    watch: {rule: 'lab:nope', panel: P}\n",
+        ),
+        ["phases[0].watch.rule (line 12): no recording rule 'lab:nope'"],
     ),
 }
 

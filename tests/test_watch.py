@@ -144,3 +144,30 @@ def test_sparkline_scales_to_its_maximum() -> None:
     assert sparkline([0, 5, 10]) == "▁▄█"
     assert sparkline([0, 0]) == "▁▁"
     assert len(sparkline(range(200), width=60)) == 60
+
+
+def test_watch_shows_server_and_client_p95_side_by_side_and_dropped_arrivals() -> None:
+    def rule(name: str, value: float) -> Sample:
+        return Sample({"__name__": name}, value)
+
+    snap = Snapshot.from_samples(
+        [
+            rule("lab:api_latency_seconds:p95_10s", 0.18),
+            rule("lab:locust_users", 50),
+            rule("lab:locust_latency_hdr_seconds:p95_10s", 0.41),
+            rule("lab:locust_arrivals_late:rate10s", 3.5),
+            rule("lab:locust_arrivals_dropped:rate10s", 1.25),
+        ],
+        t=0.0,
+    )
+    assert snap.client is not None and snap.client.hdr_p95 == 0.41
+    console = Console(record=True, width=120, file=io.StringIO(), color_system="standard")
+    console.print(render(snap, [], slo=0.25, source="test"))
+    text = console.export_text(clear=False)
+    assert "server 180 ms   client (HDR) 410 ms" in text
+    assert "arrivals late/s 3.5" in text and "dropped/s 1.2" in text
+
+    quiet = Snapshot.from_samples([rule("lab:locust_users", 5)], t=0.0)
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(render(quiet, [], slo=0.25, source="test"))
+    assert "dropped/s" not in console.export_text()

@@ -102,6 +102,14 @@ def show(name: Annotated[str, typer.Argument(help="scenario name or file")]) -> 
     for i, phase in enumerate(s.phases, 1):
         kinds = ", ".join(step.kind for step in phase.steps)
         console.print(f"\n[bold]{i}. {phase.name}[/] [dim]({kinds})[/]\n   {phase.narrative}")
+        if phase.concept:
+            console.print(f"   [cyan]concept:[/] {phase.concept}")
+        for prediction in phase.predict:
+            console.print(f"   [cyan]predict:[/] {prediction.text}")
+        if phase.watch:
+            console.print(f"   [cyan]watch:[/] {phase.watch.rule} (panel “{phase.watch.panel}”)")
+        if phase.miss:
+            console.print(f"   [cyan]a miss would mean:[/] {phase.miss}")
     if s.checks:
         console.print("\nchecks: " + "; ".join(c.name for c in s.checks))
 

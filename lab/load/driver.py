@@ -41,8 +41,9 @@ import psutil
 
 from lab import proc, process_groups
 from lab.errors import LoadDriverError, NotReadyError
-from lab.load.locust_api import LoadStats, LocustWeb
+from lab.load.locust_api import LoadStats, LocustWeb, hdr_percentiles
 from lab.load.pids import forget, reap_leftovers, reap_stale, save, workdir_of
+from lab.load.traffic import Percentiles, Traffic
 from lab.process_groups import ProcRecord
 from lab.settings import Settings
 from lab.wait import free_port, http_ok, port_free, wait_for
@@ -162,12 +163,27 @@ class LoadDriver:
 
     # -- load -------------------------------------------------------------------------------
 
-    def swarm(self, users: int, spawn_rate: float, *, target_rps: float | None = None) -> None:
+    def swarm(
+        self,
+        users: int,
+        spawn_rate: float,
+        *,
+        target_rps: float | None = None,
+        traffic: Traffic | None = None,
+    ) -> None:
         """Run ``users`` users, started at ``spawn_rate``/s. Closed loop by default; with
-        ``target_rps``, each user paces itself at ``target_rps / users`` tasks/s."""
+        ``target_rps``, an open loop: arrivals at that rate, sent by the pool of users.
+        ``traffic``: think time, request mix, popularity skew, rate ramp."""
         per_user = target_rps / users if target_rps and users > 0 else 0.0
-        self._api().swarm(users, spawn_rate, rps_per_user=per_user)
+        form = (traffic or Traffic()).form()
+        self._api().swarm(users, spawn_rate, rps_per_user=per_user, options=form)
         self._stopped_at = None
+
+    def hdr(self, start: float, end: float, quantiles: tuple[float, ...]) -> Percentiles | None:
+        """Exact client latency quantiles over ``[start, end]`` (None: not running)."""
+        if self.metrics_url is None:
+            return None
+        return hdr_percentiles(self.metrics_url, start, end, quantiles)
 
     def stats(self) -> LoadStats:
         return self._api().stats()

@@ -3,7 +3,8 @@
 Only the endpoints the lab needs, as Locust 2.x serves them:
 
     POST /swarm            form: user_count, spawn_rate, and custom options by their dest
-                           name (``target_rps_per_user`` from loadtests/shop.py)
+                           name (``target_rps_per_user``, ``think_time``, ``weight_*``,
+                           ``zipf_exponent``, ``rate_ramp_seconds`` from loadtests/shop.py)
     POST /stop             stop every user (stats are kept until the next start)
     GET  /stats/requests   per-request-name rows plus "Aggregated", the runner state,
                            the user count and, on a master, its connected workers
@@ -13,12 +14,14 @@ Locust memoises ``/stats/requests`` for about 2 s, so stats are at most that old
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from lab.errors import LoadDriverError
+from lab.load.traffic import Percentiles
 
 AGGREGATED = "Aggregated"
 
@@ -82,8 +85,16 @@ class LocustWeb:
     def stats(self) -> LoadStats:
         return parse_stats(self.report())
 
-    def swarm(self, users: int, spawn_rate: float, *, rps_per_user: float) -> None:
+    def swarm(
+        self,
+        users: int,
+        spawn_rate: float,
+        *,
+        rps_per_user: float,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
         form = {
+            **(options or {}),
             "user_count": str(users),
             "spawn_rate": f"{spawn_rate:g}",
             "target_rps_per_user": repr(float(rps_per_user)),
@@ -110,3 +121,22 @@ class LocustWeb:
             raise LoadDriverError(
                 f"Locust's web API failed: {method} {self.base_url}{path}: {exc}", self.log_hint
             ) from exc
+
+
+def hdr_percentiles(
+    metrics_url: str, start: float, end: float, quantiles: tuple[float, ...]
+) -> Percentiles:
+    """Exact client quantiles over ``[start, end]`` from the exporter's ``/hdr`` (on the
+    port of ``metrics_url``): loadtests/locust_exporter.py."""
+    url = metrics_url.rsplit("/", 1)[0] + "/hdr"
+    params = {"start": repr(start), "end": repr(end), "q": ",".join(map(repr, quantiles))}
+    try:
+        response = httpx.get(url, params=params, timeout=5.0)
+        response.raise_for_status()
+        data = response.json()
+        found = {
+            float(q): float(v) for q, v in (data.get("quantiles") or {}).items() if v is not None
+        }
+        return Percentiles(int(data.get("count") or 0), found)
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
+        raise LoadDriverError(f"Locust's /hdr failed: {url}: {exc}") from exc

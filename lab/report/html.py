@@ -8,15 +8,21 @@ from html import escape
 from pathlib import Path
 
 from lab import fmt
+from lab.report.lesson import (
+    KNEE_HEADER,
+    PREDICTION_HEADER,
+    arrivals_note,
+    knee_rows,
+    knee_text,
+    phase_lessons,
+    prediction_rows,
+)
 from lab.report.plots import Plot
 from lab.report.summary import (
     CHECK_HEADER,
-    KNEE_HEADER,
     PHASE_HEADER,
     check_rows,
     headline,
-    knee_rows,
-    knee_text,
     phase_rows,
     saturation_text,
 )
@@ -37,6 +43,7 @@ tr.pass td:nth-child(2) { color: #2e7d32; }
 tr.fail td:nth-child(2) { color: #c62828; font-weight: 600; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 dt { font-weight: 600; } dd { margin: 0 0 .6em 1em; } .note { color: #555; }
+.warn { background: #fff4e5; padding: .5em 1em; border-radius: 6px; }
 """
 
 
@@ -69,13 +76,21 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         f"<p class='meta'>{meta}</p>",
         f"<p class='concept'>{escape(v.concept)}</p>",
         f"<p><strong>{escape(headline(run))}</strong></p>",
+        *([f"<p class='warn'>{escape(note)}</p>"] if (note := arrivals_note(run)) else []),
+        "<h2>Predicted vs measured</h2>",
+        table(
+            PREDICTION_HEADER,
+            prediction_rows(run),
+            ["pass" if p.passed else "fail" for ph in v.phases for p in ph.predictions],
+        ),
         "<h2>Checks</h2>",
         table(CHECK_HEADER, check_rows(run), ["pass" if c.passed else "fail" for c in v.checks]),
         "<h2>Phases</h2>",
         table(PHASE_HEADER, phase_rows(run)),
-        "<dl>",
-        *(f"<dt>{escape(p.name)}</dt><dd>{escape(p.narrative)}</dd>" for p in v.phases),
-        "</dl>",
+        "<p class='note'>Server p95 is interpolated from the API's latency histogram; client "
+        "percentiles are exact (HDR) over the same window and, in an open loop, count from "
+        "each request's intended send time.</p>",
+        *_lessons(run),
         "<h2>Knee</h2>",
         f"<p>{escape(knee_text(run))}</p>",
     ]
@@ -103,6 +118,17 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         f"<title>{escape(v.title)} — {status}</title><style>{CSS}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+def _lessons(run: RunRecord) -> list[str]:
+    """Each phase as a lesson (narrative, concept, prediction, watch, miss)."""
+    lessons = dict(phase_lessons(run))
+    parts = ["<dl>"]
+    for p in run.verdict.phases:
+        items = lessons.get(p.name) or [("What happens", p.narrative)]
+        inner = "".join(f"<br><em>{escape(k)}</em>: {escape(t)}" for k, t in items)
+        parts.append(f"<dt>{escape(p.name)}</dt><dd>{inner.removeprefix('<br>')}</dd>")
+    return [*parts, "</dl>"]
 
 
 def _load_generator(run: RunRecord) -> list[str]:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import rules
+from lab.report.knee_plot import CURVE_TITLE, curve_points, draw_curve, draw_knee
+from lab.report.knee_plot import TITLE as KNEE_TITLE
 from lab.run.reader import RunRecord
 from lab.run.timeseries import TimeSeries
 
@@ -54,6 +56,18 @@ def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
     has_data = draw_scaling(ax, run)
     finish(ax, "Throughput vs API replicas", "req/s", has_data)
     plots.append(save(fig, out_dir, "scaling", "Throughput vs API replicas", has_data))
+    if run.verdict.knee is not None:
+        fig, ax = new_figure()
+        has_data = draw_knee(ax, run)
+        finish(ax, KNEE_TITLE, "answered req/s", has_data)
+        if has_data:  # inside: the right axis (p95) takes the space outside
+            ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        plots.append(save(fig, out_dir, "knee", KNEE_TITLE, has_data))
+    if len(curve_points(run)) >= 3:  # a latency-against-load lesson
+        fig, ax = new_figure()
+        has_data = draw_curve(ax, run)
+        finish(ax, CURVE_TITLE, "ms", has_data)
+        plots.append(save(fig, out_dir, "latency-vs-load", CURVE_TITLE, has_data))
     return plots
 
 
@@ -177,6 +191,8 @@ def draw_latency(ax: Axes, run: RunRecord) -> bool:
         drawn |= plot(ax, t, p95, "client p95 (Locust CSV)", "--")
     else:
         drawn = True
+    # exact; in an open loop from the intended send time, so a stall shows here first
+    drawn |= line(ax, run, rules.LOCUST_HDR_P95, "client p95 (HDR)", scale=1000, style=":")
     slo = run.verdict.slo_seconds * 1000
     ax.axhline(slo, color="#c44e52", linewidth=1.2, label=f"SLO {slo:.0f} ms")
     return drawn

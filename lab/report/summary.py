@@ -6,19 +6,33 @@ from pathlib import Path
 
 from lab import fmt
 from lab.fsio import atomic_write_text
+from lab.report.lesson import (
+    KNEE_HEADER,
+    PREDICTION_HEADER,
+    arrivals_note,
+    arrivals_text,
+    knee_rows,
+    knee_text,
+    load_text,
+    phase_lessons,
+    prediction_rows,
+)
 from lab.run.reader import RunRecord
+
+__all__ = ["KNEE_HEADER", "knee_rows", "knee_text"]  # shared with report.html
 
 CHECK_HEADER = ("check", "result", "value", "wanted", "detail")
 PHASE_HEADER = (
     "phase",
-    "users",
+    "load",
     "replicas",
     "server req/s",
-    "p95",
-    "p99",
+    "server p95",
+    "client p95 (HDR)",
+    "client p99 (HDR)",
     "errors",
     "client req/s",
-    "client p95",
+    "late / dropped",
 )
 
 
@@ -39,14 +53,15 @@ def phase_rows(run: RunRecord) -> list[tuple[str, ...]]:
     return [
         (
             p.name,
-            str(p.users),
+            load_text(p),
             fmt.replicas(p.replicas),
             fmt.rps(p.rps),
             fmt.ms(p.p95),
-            fmt.ms(p.p99),
+            fmt.ms(p.client.hdr_p95),
+            fmt.ms(p.client.hdr_p99),
             fmt.pct(p.error_ratio),
-            fmt.rps(p.client.rps),
-            fmt.ms(p.client.p95),
+            fmt.rps(p.client_measure("rps")),
+            arrivals_text(p),
         )
         for p in run.verdict.phases
     ]
@@ -62,28 +77,6 @@ def headline(run: RunRecord) -> str:
     if failed:
         return f"{len(failed)} of {len(v.checks)} checks failed: {', '.join(failed)}."
     return f"All {len(v.checks)} checks passed."
-
-
-def knee_text(run: RunRecord) -> str:
-    knee = run.verdict.knee
-    if knee is None:
-        return "No knee: p95 stayed under the SLO at every load tried (or none was searched)."
-    return (
-        f"The knee is at {knee.users} users: {fmt.rps(knee.rps)} with p95 {fmt.ms(knee.p95)}, "
-        f"past the SLO of {fmt.ms(run.verdict.slo_seconds)}. Beyond it, more users only "
-        "queue: throughput stays flat while latency climbs."
-    )
-
-
-def knee_rows(run: RunRecord) -> list[tuple[str, ...]]:
-    knee = run.verdict.knee
-    return [
-        (str(s.users), fmt.rps(s.rps), fmt.ms(s.server_p95), fmt.ms(s.client_p95))
-        for s in (knee.steps if knee else ())
-    ]
-
-
-KNEE_HEADER = ("users", "server req/s", "server p95", "client p95")
 
 
 def saturation_text(run: RunRecord) -> str | None:
@@ -105,6 +98,11 @@ def write_summary(run: RunRecord, path: Path) -> None:
         v.concept,
         "",
         headline(run),
+        *(["", note] if (note := arrivals_note(run)) else []),
+        "",
+        "## Predicted vs measured",
+        "",
+        *table(PREDICTION_HEADER, prediction_rows(run)),
         "",
         "## Checks",
         "",
@@ -116,6 +114,11 @@ def write_summary(run: RunRecord, path: Path) -> None:
         "",
         *(f"- **{p.name}**: {p.narrative}" for p in v.phases if p.narrative),
         "",
+        "Server p95 is interpolated from the API's latency histogram (Prometheus); client "
+        "percentiles are exact (HDR) over the same steady window and, in an open loop, count "
+        "from each request's intended send time.",
+        "",
+        *lesson_lines(run),
         "## Knee",
         "",
         knee_text(run),
@@ -126,6 +129,16 @@ def write_summary(run: RunRecord, path: Path) -> None:
         lines += ["", "## Saturation", "", note]
     lines += ["", "Plots: `plots/*.png`; everything in one page: `report.html`.", ""]
     atomic_write_text(path, "\n".join(lines))
+
+
+def lesson_lines(run: RunRecord) -> list[str]:
+    lessons = phase_lessons(run)
+    if not lessons:
+        return []
+    lines = ["## The lesson, phase by phase", ""]
+    for name, items in lessons:
+        lines += [f"### {name}", "", *(f"- **{label}**: {text}" for label, text in items), ""]
+    return lines
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:

@@ -27,12 +27,46 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class ClientView:
-    """The load generator's view of a phase (Locust's own stats)."""
+    """The load generator's view of a phase: Locust's stats (``rps`` … ``fail_ratio``)
+    and the exact HDR percentiles over the phase's steady window (``hdr_*``; open loop:
+    from the intended send time), with the count of answers they cover."""
 
     rps: float | None = None
     p50: float | None = None
     p95: float | None = None
     fail_ratio: float | None = None
+    hdr_p50: float | None = None
+    hdr_p95: float | None = None
+    hdr_p99: float | None = None
+    hdr_count: int | None = None
+    hdr_seconds: float | None = None  # the seconds the HDR figures cover
+    hdr_p95_early: float | None = None  # over the first third of the window
+    hdr_p95_late: float | None = None  # over the last third
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """A phase's prediction (from the knobs) against what the phase measured."""
+
+    phase: str
+    text: str  # "one replica: 4 slots / 40 ms = 100 req/s"
+    measure: str
+    predicted: float | None
+    measured: float | None
+    op: str  # "~" (within tolerance) or a bound: "<", "<=", ">", ">="
+    tolerance: float
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What a phase teaches (CURRICULUM.md's template), as the scenario said it."""
+
+    concept: str | None = None
+    watch_rule: str | None = None
+    watch_panel: str | None = None
+    miss: str | None = None
 
 
 @dataclass
@@ -51,28 +85,70 @@ class PhaseResult:
     cpu_api: float | None = None
     window: tuple[float, float] | None = None  # the steady part that was measured
     client: ClientView = field(default_factory=ClientView)
+    offered_rps: float | None = None  # open loop: the arrival rate asked for (None: closed)
+    think_time: float | None = None  # closed loop: seconds between a user's requests
+    late: int | None = None  # open-loop arrivals sent late / never sent, in the whole phase
+    dropped: int | None = None
+    in_flight: float | None = None  # requests inside the API, averaged (Little's L)
+    mean_latency: float | None = None  # the API's mean latency (Little's W)
+    lesson: Lesson = field(default_factory=Lesson)
+    predictions: list[PredictionResult] = field(default_factory=list)
 
     def measure(self, name: str) -> float | None:
+        if name.startswith("client_"):
+            return self.client_measure(name.removeprefix("client_"))
         value = getattr(self, name, None)
         return float(value) if isinstance(value, int | float) else None
+
+    def client_measure(self, name: str) -> float | None:
+        """``p50|p95|p99`` exact (HDR) when there is one; ``rps``: answers per second."""
+        c = self.client
+        if name == "p95_rise":  # a growing queue: p95 late in the phase ÷ early in it
+            if c.hdr_p95_early and c.hdr_p95_late is not None:
+                return c.hdr_p95_late / c.hdr_p95_early
+            return None
+        if name == "rps":
+            if c.hdr_count is not None and c.hdr_seconds:
+                return c.hdr_count / c.hdr_seconds
+            return c.rps
+        value = getattr(c, f"hdr_{name}", None)
+        return value if value is not None else getattr(c, name, None)
 
 
 @dataclass(frozen=True)
 class KneeStep:
     users: int
-    rps: float | None
+    rps: float | None  # answers per second over the step's measured window
     p95: float | None  # the worse of the server's and the client's p95
     server_p95: float | None
-    client_p95: float | None
+    client_p95: float | None  # exact (HDR)
+    rate: float | None = None  # offered arrivals per second (a search by rate)
+    kind: str = "step"  # step (up), bisect, drain, confirm
+    good: bool | None = None  # p95 within the threshold (None: not judged, a drain)
 
 
 @dataclass(frozen=True)
 class Knee:
+    """The knee: the highest load found with p95 within the threshold (the last good
+    step after bisecting), beside the capacity predicted from the knobs."""
+
     found: bool
     users: int
     rps: float | None
     p95: float | None
     steps: tuple[KneeStep, ...] = ()
+    by: str = "users"  # "rate" or "users"
+    rate: float | None = None  # offered req/s at the knee (a search by rate)
+    predicted_rps: float | None = None
+    prediction: str = ""  # "1 replica: 4 slots / 40 ms = 100 req/s"
+    confirmed: bool | None = None  # the knee's load held within the threshold once more
+    threshold: float | None = None  # p95 seconds
+
+    @property
+    def prediction_error(self) -> float | None:
+        if self.rps is None or not self.predicted_rps:
+            return None
+        return abs(self.rps - self.predicted_rps) / self.predicted_rps
 
 
 @dataclass(frozen=True)
@@ -111,14 +187,9 @@ class Verdict:
         return next((p for p in self.phases if p.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        knee = None
-        if self.knee is not None and self.knee.found:
-            knee = {
-                "users": self.knee.users,
-                "rps": self.knee.rps,
-                "p95": self.knee.p95,
-                "steps": [asdict(s) for s in self.knee.steps],
-            }
+        knee = None if self.knee is None else asdict(self.knee)
+        if knee is not None:
+            knee["steps"] = list(knee["steps"])  # as JSON reads it back
         phases = []
         for p in self.phases:
             data = asdict(p)
@@ -172,7 +243,7 @@ def _verdict(raw: Mapping[str, Any]) -> Verdict:
             for c in raw.get("checks") or []
         ],
         phases=[_phase(p) for p in raw.get("phases") or []],
-        knee=None if not knee else _knee(knee),
+        knee=_knee(knee) if isinstance(knee, Mapping) else None,
         saturation=_saturation(raw.get("saturation")),
         aborted=raw.get("aborted"),
     )
@@ -200,7 +271,35 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
             p50=optional_float(client.get("p50")),
             p95=optional_float(client.get("p95")),
             fail_ratio=optional_float(client.get("fail_ratio")),
+            hdr_p50=optional_float(client.get("hdr_p50")),
+            hdr_p95=optional_float(client.get("hdr_p95")),
+            hdr_p99=optional_float(client.get("hdr_p99")),
+            hdr_count=optional_int(client.get("hdr_count")),
+            hdr_seconds=optional_float(client.get("hdr_seconds")),
+            hdr_p95_early=optional_float(client.get("hdr_p95_early")),
+            hdr_p95_late=optional_float(client.get("hdr_p95_late")),
         ),
+        offered_rps=optional_float(p.get("offered_rps")),
+        think_time=optional_float(p.get("think_time")),
+        late=optional_int(p.get("late")),
+        dropped=optional_int(p.get("dropped")),
+        in_flight=optional_float(p.get("in_flight")),
+        mean_latency=optional_float(p.get("mean_latency")),
+        lesson=Lesson(**{k: v for k, v in (p.get("lesson") or {}).items() if v is not None}),
+        predictions=[
+            PredictionResult(
+                phase=str(r["phase"]),
+                text=str(r["text"]),
+                measure=str(r["measure"]),
+                predicted=optional_float(r.get("predicted")),
+                measured=optional_float(r.get("measured")),
+                op=str(r.get("op") or "~"),
+                tolerance=float(r.get("tolerance") or 0.0),
+                passed=bool(r["passed"]),
+                detail=str(r.get("detail") or ""),
+            )
+            for r in p.get("predictions") or []
+        ],
     )
 
 
@@ -212,11 +311,25 @@ def _knee(k: Mapping[str, Any]) -> Knee:
             p95=optional_float(s.get("p95")),
             server_p95=optional_float(s.get("server_p95")),
             client_p95=optional_float(s.get("client_p95")),
+            rate=optional_float(s.get("rate")),
+            kind=str(s.get("kind") or "step"),
+            good=None if s.get("good") is None else bool(s["good"]),
         )
         for s in k.get("steps") or []
     )
+    confirmed = k.get("confirmed")
     return Knee(
-        True, int(k["users"]), optional_float(k.get("rps")), optional_float(k.get("p95")), steps
+        found=bool(k.get("found", True)),
+        users=int(k["users"]),
+        rps=optional_float(k.get("rps")),
+        p95=optional_float(k.get("p95")),
+        steps=steps,
+        by=str(k.get("by") or "users"),
+        rate=optional_float(k.get("rate")),
+        predicted_rps=optional_float(k.get("predicted_rps")),
+        prediction=str(k.get("prediction") or ""),
+        confirmed=None if confirmed is None else bool(confirmed),
+        threshold=optional_float(k.get("threshold")),
     )
 
 
@@ -235,3 +348,7 @@ def _saturation(raw: Any) -> Saturation | None:
 
 def optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -115,6 +115,14 @@ class Runtime(Protocol):
         """Start a stopped or killed instance again and wait until it is ready."""
         ...
 
+    def pause(self, instance: str) -> None:
+        """Freeze one instance (SIGSTOP; ``docker pause``): alive, answering nothing."""
+        ...
+
+    def resume(self, instance: str) -> None:
+        """Thaw a paused instance (SIGCONT; ``docker unpause``)."""
+        ...
+
     def endpoint(self, service: str) -> Endpoint:
         """Where a user (or the lab) reaches ``service`` from this machine."""
         ...

@@ -62,7 +62,11 @@ def _read(
         if knee is None or not knee.found:
             return None, "no knee was found"
         value = getattr(knee, check.knee)
-        return (None if value is None else float(value)), f"knee at {knee.users} users"
+        at = f"{knee.rate:g} req/s offered" if knee.by == "rate" else f"{knee.users} users"
+        detail = f"knee at {at}: {knee.rps or 0:.1f} req/s answered"
+        if check.knee == "prediction_error":
+            detail += f", predicted {knee.prediction}"
+        return (None if value is None else float(value)), detail
     assert check.measure is not None
     if check.phase is None and current is None:
         value = measurer.rule(check.measure, run_window)
@@ -85,9 +89,9 @@ def _read(
 def _fmt(measure: str, value: float | None) -> str:
     if value is None:
         return "no data"
-    if measure.startswith("p"):
+    if measure.startswith(("p", "client_p")) or measure == "mean_latency":
         return f"{value * 1000:.0f} ms"
-    if measure == "rps":
+    if measure in ("rps", "client_rps"):
         return f"{value:.0f} req/s"
     if measure == "error_ratio":
         return f"{value:.2%}"

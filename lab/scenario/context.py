@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult, Verdict
 from lab.scenario import checks
 from lab.scenario.measure import Window
@@ -18,12 +19,29 @@ from lab.scenario.progress import Progress
 TICK_S = 1.0  # how often a waiting step reads live numbers and tells the live view
 
 
+@dataclass(frozen=True)
+class LoadSetting:
+    """One setting of the load: closed loop (``rate`` None) or open loop."""
+
+    users: int
+    rate: float | None = None
+    traffic: Traffic = field(default_factory=Traffic)
+    spawn_rate: float = 50.0
+
+    def describe(self) -> str:
+        if self.rate is None:
+            think = f", think {self.traffic.think_time:g} s" if self.traffic.think_time else ""
+            return f"closed loop: {self.users} users{think}"
+        ramp = f" (ramp {self.traffic.ramp_s:g} s)" if self.traffic.ramp_s else ""
+        return f"open loop: {self.rate:g} req/s{ramp} from a pool of {self.users} users"
+
+
 @dataclass
 class Changes:
     """What the scenario changed, to undo at the end."""
 
     replicas: dict[str, int] = field(default_factory=dict)  # service -> count before the run
-    down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill"
+    down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill" | "pause"
 
 
 @dataclass
@@ -39,6 +57,7 @@ class RunContext:
     on_progress: Callable[[Progress], None]
     planned_left: float
     tick_s: float = TICK_S
+    load_now: LoadSetting = field(default_factory=lambda: LoadSetting(0))
 
 
 def evaluate(

@@ -31,6 +31,21 @@ RULES = {
     "client_fail_ratio": rules.LOCUST_FAILURE_RATIO,
     "cpu_api": f'{rules.PROCESS_CPU}{{service="api"}}',
 }
+_API = 'job="api",route!~"/metrics|/healthz|/readyz"'
+_IN_FLIGHT = 'avg_over_time(shop_http_requests_in_flight{job="api"}[{w}])'
+# measures over exactly the window (``{w}``: its length), not an average of a 10 s rule:
+# Little's law needs L and W over the same seconds, and arrival counts are totals. The
+# in-flight gauge counts every request a replica serves, the scrape that reads it too:
+# each replica's sample is one too high, so one per replica comes off.
+WINDOW_EXPRS = {
+    "in_flight": f"sum({_IN_FLIGHT}) - count({_IN_FLIGHT})",
+    "mean_latency": (
+        f"sum(increase(shop_http_request_duration_seconds_sum{{{_API}}}[{{w}}]))"
+        f" / sum(increase(shop_http_request_duration_seconds_count{{{_API}}}[{{w}}]))"
+    ),
+    "late": 'sum(increase(locust_arrivals_total{job="locust",outcome="late"}[{w}]))',
+    "dropped": 'sum(increase(locust_arrivals_total{job="locust",outcome="dropped"}[{w}]))',
+}
 MIN_WINDOW_S = 2.0
 
 
@@ -62,9 +77,14 @@ class Measurer:
         self.prom = prom
 
     def rule(self, key: str, window: Window | None = None) -> float | None:
-        """The rule's average over ``window`` ending now, or its value now."""
-        rule = RULES[key]
+        """The rule's average over ``window`` ending now, or its value now (a
+        ``WINDOW_EXPRS`` measure: over exactly the window; None without one)."""
         seconds = 0.0 if window is None else time.time() - window.start
+        if key in WINDOW_EXPRS:
+            if seconds < MIN_WINDOW_S:
+                return None
+            return self.expr(WINDOW_EXPRS[key].replace("{w}", f"{round(seconds)}s"))
+        rule = RULES[key]
         if seconds >= MIN_WINDOW_S:
             expr = f"max(avg_over_time({rule}[{round(seconds)}s]))"
         else:

@@ -9,6 +9,7 @@ so a validated ``Scenario`` holds plain numbers: the scenario as it will run.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -18,10 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from lab import defaults
+from lab.scenario.lesson import PhaseMeasure, Prediction, Watch
 
 _VAR = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
 _DURATION = re.compile(r"^(?P<n>-?\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?$")
@@ -120,23 +123,66 @@ class Profile(Strict):
 # -- steps -----------------------------------------------------------------------------------
 
 
+class Mix(Strict):
+    """Relative weights of the shop's four requests (loadtests/shop.py's ``weight_*``)."""
+
+    browse: Annotated[int, Field(ge=0)] = defaults.LOAD_MIX["browse"]
+    list: Annotated[int, Field(ge=0)] = defaults.LOAD_MIX["list"]
+    order: Annotated[int, Field(ge=0)] = defaults.LOAD_MIX["order"]
+    check: Annotated[int, Field(ge=0)] = defaults.LOAD_MIX["check"]
+
+    @model_validator(mode="after")
+    def _some(self) -> Mix:
+        if self.browse + self.list + self.order + self.check == 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
 class LoadStep(Strict):
-    """Set the load: closed loop (users) or open loop (a target request rate)."""
+    """Set the load: an open loop (``rate`` req/s, arrivals due whatever the answers; the
+    pool of ``users`` sends them) or a closed loop (``users``, each waiting for its
+    answer and ``think_time``). ``knee_multiple`` scales the knee found earlier: its rate
+    (a knee searched by rate) or its users."""
 
     kind: Literal["load"]
-    users: Count | None = None
+    rate: Annotated[float, BeforeValidator(_resolve, json_schema_input_type=_NUM_INPUT)] | None = (
+        Field(default=None, ge=0, description="open loop: arrivals per second")
+    )
+    users: Count | None = Field(
+        default=None, description="closed loop: users; open loop: the pool size (else derived)"
+    )
     knee_multiple: Positive | None = Field(
-        default=None, description="users = this times the users at the knee found earlier"
+        default=None, description="this times the knee found earlier (its rate, or its users)"
+    )
+    think_time: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="closed loop: seconds a user waits between requests"
+    )
+    mix: Mix | None = Field(default=None, description="request weights (default 70/10/10/10)")
+    skew: Annotated[float, Field(ge=0, le=5)] | None = Field(
+        default=None, description="Zipf exponent of product popularity (0 = uniform)"
+    )
+    arrivals: Literal["constant", "poisson"] | None = Field(
+        default=None, description="open loop: even gaps, or random ones (Poisson arrivals)"
+    )
+    ramp: Annotated[float, BeforeValidator(_duration, json_schema_input_type=_NUM_INPUT)] | None = (
+        Field(default=None, ge=0, description="open loop: seconds to reach the new rate")
     )
     spawn_rate: Positive = Field(default=50.0, description="users started per second")
-    target_rps: Positive | None = Field(default=None, description="open loop: requests/s")
 
     @model_validator(mode="after")
     def _one_size(self) -> LoadStep:
         if self.users is not None and self.knee_multiple is not None:
             raise ValueError("give users or knee_multiple, not both")
-        if self.users is None and self.knee_multiple is None and self.target_rps is None:
-            raise ValueError("give users, knee_multiple or target_rps")
+        if self.rate is not None and self.knee_multiple is not None:
+            raise ValueError("give rate or knee_multiple, not both")
+        if self.users is None and self.knee_multiple is None and self.rate is None:
+            raise ValueError("give rate, users or knee_multiple")
+        if self.rate is not None and self.think_time is not None:
+            raise ValueError("think_time is for a closed loop (users), not a rate")
+        open_only = {"ramp": self.ramp, "arrivals": self.arrivals}
+        for name, value in open_only.items():
+            if value is not None and self.rate is None and self.knee_multiple is None:
+                raise ValueError(f"{name} is for an open loop (rate)")
         return self
 
 
@@ -157,7 +203,9 @@ class FaultStep(Strict):
     """Stop, kill or start one instance: ``instance: api-2`` or ``service`` + ``index``."""
 
     kind: Literal["fault"]
-    action: Literal["stop", "kill", "start"]
+    action: Literal["stop", "kill", "start", "pause", "resume"] = Field(
+        description="pause: freeze (SIGSTOP / docker pause) until resume"
+    )
     instance: Annotated[str, Field(pattern=r"^[a-z0-9_-]+-\d+$")] | None = None
     service: Name | None = None
     index: Annotated[int, Field(ge=1)] | None = None
@@ -184,7 +232,6 @@ class WaitUntilStep(Strict):
     name: str | None = Field(default=None, description="record the wait as a check")
 
 
-PhaseMeasure = Literal["rps", "p50", "p95", "p99", "error_ratio", "users"]
 ClientStat = Literal["rps", "p50", "p95", "p99", "fail_ratio", "users"]
 
 
@@ -201,7 +248,10 @@ class Check(Strict):
     ratio_to: Name | None = Field(default=None, description="divide by this phase's measure")
     expr: str | None = None
     locust: ClientStat | None = None
-    knee: Literal["users", "rps", "p95"] | None = None
+    knee: Literal["users", "rps", "rate", "p95", "prediction_error", "confirmed"] | None = Field(
+        default=None,
+        description="prediction_error: |rps − predicted| / predicted; confirmed: 1 or 0",
+    )
     op: Literal["<", "<=", ">", ">=", "=="]
     threshold: Number
 
@@ -225,26 +275,37 @@ class AnnotateStep(Strict):
 
 
 class FindKneeStep(Strict):
-    """Raise users step by step, holding each, until p95 crosses ``threshold`` (the SLO
-    by default). The knee is measured, never written down."""
+    """Find the knee from below: start at ``start`` × the capacity predicted from the knobs
+    (by rate: req/s; by users: users = rate × SLO, Little's law at the SLO), step up by
+    ``step`` × it until p95 crosses ``threshold`` (the SLO by default), then bisect between
+    the last good and the first bad step down to ``resolution`` × it, and hold the last
+    good load for ``confirm`` seconds. The knee is measured, never written down."""
 
     kind: Literal["find_knee"]
-    from_users: Annotated[Count, Field(ge=1)]
-    to_users: Annotated[Count, Field(ge=1)]
-    step_users: Annotated[Count, Field(ge=1)]
+    by: Literal["rate", "users"] = "rate"
+    start: Annotated[Positive, Field(le=1)] = 0.5
+    step: Positive = 0.25
+    stop: Positive = Field(default=2.0, description="give up past this × the prediction")
+    resolution: Positive = 0.05
     hold: Duration
-    spawn_rate: Positive = 50.0
+    settle: Timeout = Field(default=1.5, description="seconds of each hold not measured")
+    drain: Timeout = Field(
+        default=3.0, description="seconds at a light load after a step that broke the SLO"
+    )
+    confirm: Duration | None = Field(default=None, description="hold at the knee (default: hold)")
+    spawn_rate: Positive = 100.0
     threshold: Positive | None = Field(default=None, description="p95 seconds; default: SLO")
 
     @model_validator(mode="after")
     def _range(self) -> FindKneeStep:
-        if self.to_users < self.from_users:
-            raise ValueError("to_users must be >= from_users")
+        if self.stop <= self.start:
+            raise ValueError("stop must be above start")
         return self
 
-    def user_steps(self) -> list[int]:
-        steps = list(range(self.from_users, self.to_users + 1, self.step_users))
-        return steps if steps[-1] == self.to_users else [*steps, self.to_users]
+    def planned_seconds(self) -> float:
+        """An upper bound: every step up, four bisections, the drains and the confirmation."""
+        steps = math.ceil((self.stop - self.start) / self.step) + 1
+        return (steps + 4) * self.hold + 5 * self.drain + (self.confirm or self.hold)
 
 
 Step = Annotated[
@@ -262,9 +323,26 @@ STEP_KINDS = ("load", "hold", "scale", "fault", "wait_until", "check", "annotate
 
 
 class Phase(Strict):
+    """A part of the run, narrated as a lesson: the concept, a prediction with a number
+    derived from the knobs, what to watch, and what a miss would mean."""
+
     name: Name
     narrative: Annotated[str, Field(min_length=1)]
+    concept: str | None = None
+    predict: list[Prediction] = Field(default_factory=list)
+    watch: Watch | None = None
+    miss: str | None = Field(default=None, description="what a missed prediction would mean")
+    measure_after: Literal["last_change", "load"] = Field(
+        default="last_change",
+        description="measure from `settle` s after the phase's last change, or after its "
+        "first load step (so a fault inside the phase is measured)",
+    )
     steps: Annotated[list[Step], Field(min_length=1)]
+
+    @field_validator("predict", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
 
     def planned_seconds(self) -> float:
         total = 0.0
@@ -272,7 +350,7 @@ class Phase(Strict):
             if isinstance(step, HoldStep):
                 total += step.duration
             elif isinstance(step, FindKneeStep):
-                total += step.hold * len(step.user_steps())
+                total += step.planned_seconds()
         return total
 
 

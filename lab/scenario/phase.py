@@ -9,13 +9,30 @@ series, never what the scenario asked for.
 
 from __future__ import annotations
 
+import logging
+import math
+from dataclasses import replace
+
 from lab import defaults
-from lab.run.verdict import ClientView, PhaseResult
-from lab.scenario.context import RunContext
+from lab.errors import LabError
+from lab.load.traffic import Percentiles
+from lab.run.verdict import ClientView, Lesson, PhaseResult
+from lab.scenario.context import LoadSetting, RunContext
 from lab.scenario.measure import Window, steady_window
 from lab.scenario.model import Phase
 from lab.scenario.ports import Stats
 from lab.scenario.progress import Progress
+
+log = logging.getLogger(__name__)
+QUANTILES = (0.5, 0.95, 0.99)
+HDR_LAG_S = 2.0  # Locust workers report every second: the newest seconds are not merged yet
+
+
+def pool_size(rate: float, work_ms: float, slo: float) -> int:
+    """Users enough to send ``rate`` req/s while answers take up to the SLO (Little's law
+    with headroom): fewer, and arrivals are late or dropped (counted, never hidden)."""
+    wait = max(work_ms / 1000, slo)
+    return max(10, math.ceil(rate * wait * defaults.OPEN_LOOP_HEADROOM))
 
 
 class PhaseRun:
@@ -23,8 +40,17 @@ class PhaseRun:
         self.ctx = ctx
         self.phase = phase
         self.index = index
-        self.result = PhaseResult(name=phase.name, narrative=phase.narrative, start=self.now())
+        lesson = Lesson(
+            concept=phase.concept,
+            watch_rule=phase.watch.rule if phase.watch else None,
+            watch_panel=phase.watch.panel if phase.watch else None,
+            miss=phase.miss,
+        )
+        self.result = PhaseResult(
+            name=phase.name, narrative=phase.narrative, start=self.now(), lesson=lesson
+        )
         self.last_change = self.result.start
+        self.load_changed: float | None = None  # the phase's first load step
         self.step_label = ""
         self.stats: Stats | None = None
 
@@ -36,24 +62,40 @@ class PhaseRun:
         self.last_change = self.now()
 
     def steady_window(self) -> Window:
-        return steady_window(
-            self.result.start, self.last_change, self.ctx.scenario.settle, self.now()
-        )
+        since = self.last_change
+        if self.phase.measure_after == "load" and self.load_changed is not None:
+            since = self.load_changed
+        return steady_window(self.result.start, since, self.ctx.scenario.settle, self.now())
 
     # -- actions ------------------------------------------------------------------------------
 
-    def set_users(self, users: int, spawn_rate: float, target_rps: float | None = None) -> None:
-        self.ctx.load.swarm(users, spawn_rate, target_rps=target_rps)
-        rate = f", {target_rps:g} req/s" if target_rps else ""
+    def set_load(self, setting: LoadSetting) -> None:
+        t = setting.traffic
+        self.ctx.load.swarm(
+            setting.users, setting.spawn_rate, target_rps=setting.rate or None, traffic=t
+        )
         self.ctx.lab.events.emit(
             "load",
-            f"load {users} users{rate}",
-            users=users,
-            spawn_rate=spawn_rate,
-            target_rps=target_rps,
+            f"load {setting.describe()}",
+            users=setting.users,
+            spawn_rate=setting.spawn_rate,
+            rate=setting.rate,
+            think_time=t.think_time,
+            mix=dict(t.mix),
+            skew=t.skew,
+            ramp=t.ramp_s,
             tags=("load",),
         )
+        self.result.offered_rps = setting.rate
+        self.result.think_time = None if setting.rate is not None else t.think_time
+        self.ctx.load_now = setting
         self.changed()
+        if self.load_changed is None:
+            self.load_changed = self.last_change
+
+    def set_users(self, users: int, spawn_rate: float) -> None:
+        """A closed loop of ``users`` with the current traffic (0 stops the load)."""
+        self.set_load(replace(self.ctx.load_now, users=users, rate=None, spawn_rate=spawn_rate))
 
     def hold(self, seconds: float) -> None:
         clock, tick = self.ctx.clock, self.ctx.tick_s
@@ -120,15 +162,52 @@ class PhaseRun:
             )
         )
         r.rps, r.p50, r.p95, r.p99, r.error_ratio, r.cpu_api = rps, p50, p95, p99, errors, cpu
+        seen = self.hdr_window(window)
+        hdr = self.percentiles(seen)
+        third = seen.seconds / 3
+        first = self.percentiles(Window(seen.start, seen.start + third))
+        last = self.percentiles(Window(seen.end - third, seen.end))
         r.client = ClientView(
             rps=client_rps if client_rps is not None else stats.rps,
             p50=stats.p50,
             p95=client_p95 if client_p95 is not None else stats.p95,
             fail_ratio=client_fail if client_fail is not None else stats.fail_ratio,
+            hdr_p50=None if hdr is None else hdr.quantiles.get(0.5),
+            hdr_p95=None if hdr is None else hdr.quantiles.get(0.95),
+            hdr_p99=None if hdr is None else hdr.quantiles.get(0.99),
+            hdr_count=None if hdr is None else hdr.count,
+            hdr_seconds=None if hdr is None else round(seen.seconds, 3),
+            hdr_p95_early=None if first is None else first.quantiles.get(0.95),
+            hdr_p95_late=None if last is None else last.quantiles.get(0.95),
         )
+        r.in_flight = ctx.metrics.rule("in_flight", window)
+        r.mean_latency = ctx.metrics.rule("mean_latency", window)
+        if r.offered_rps is not None:  # open loop: every arrival of the phase is accounted
+            whole = Window(r.start, r.end)
+            late, dropped = ctx.metrics.rule("late", whole), ctx.metrics.rule("dropped", whole)
+            r.late = None if late is None else round(late)
+            r.dropped = None if dropped is None else round(dropped)
         api = r.replicas.get("api", 0)
         if r.cpu_api is not None and api:
             ctx.peaks.record("API CPU", r.cpu_api / api, self.phase.name)
+
+    def hdr_window(self, window: Window) -> Window:
+        """``window`` in whole seconds (the client's histograms are per second), without
+        the last ones the load generator has not reported yet."""
+        end = math.floor(min(window.end, self.now() - HDR_LAG_S))
+        return Window(float(min(math.ceil(window.start), end)), float(end))
+
+    def percentiles(self, window: Window) -> Percentiles | None:
+        """Exact client quantiles over ``window`` (None: no answers, or no exporter);
+        callers clip it with ``hdr_window`` first."""
+        if window.seconds < 1.0:
+            return None
+        try:
+            found = self.ctx.load.hdr(window.start, window.end, QUANTILES)
+        except LabError as exc:  # a gap in the client's view must not abort the run
+            log.warning("no HDR percentiles for %s: %s", self.phase.name, exc)
+            return None
+        return found if found is not None and found.count > 0 else None
 
     def _replicas(self, window: Window | None) -> dict[str, int]:
         """Measured healthy instances of every service the lab runs; a service set to 0

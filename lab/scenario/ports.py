@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from lab.events import EventLog
+from lab.load.traffic import Percentiles, Traffic
 from lab.run.timeseries import Table
 from lab.scenario.measure import Window
 from lab.settings import Settings
@@ -62,7 +63,20 @@ class Load(Protocol):
 
     def start(self) -> None: ...
 
-    def swarm(self, users: int, spawn_rate: float, *, target_rps: float | None = None) -> None: ...
+    def swarm(
+        self,
+        users: int,
+        spawn_rate: float,
+        *,
+        target_rps: float | None = None,
+        traffic: Traffic | None = None,
+    ) -> None:
+        """Closed loop, or with ``target_rps`` an open loop sent by a pool of ``users``."""
+        ...
+
+    def hdr(self, start: float, end: float, quantiles: tuple[float, ...]) -> Percentiles | None:
+        """Exact client latency quantiles over ``[start, end]`` (None: none available)."""
+        ...
 
     def stats(self) -> Stats: ...
 
@@ -120,6 +134,14 @@ class Lab(Protocol):
     def stop(self, instance: str) -> None: ...
 
     def start(self, instance: str) -> None: ...
+
+    def pause(self, instance: str) -> None:
+        """Freeze an instance (SIGSTOP): it holds its connections and answers nothing."""
+        ...
+
+    def resume(self, instance: str) -> None:
+        """Thaw a paused instance (SIGCONT)."""
+        ...
 
     def replicas(self) -> Mapping[str, int]:
         """Replicas per service as the runtime set them (the plan, not a measurement)."""

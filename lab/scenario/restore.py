@@ -13,13 +13,17 @@ log = logging.getLogger(__name__)
 
 
 def restore(lab: Lab, changes: Changes) -> list[str]:
-    """Start stopped or killed instances, scale services back; returns what was done
-    (and forgets it: a second call does nothing)."""
+    """Resume paused instances, start stopped or killed ones, scale services back;
+    returns what was done (and forgets it: a second call does nothing)."""
     restored: list[str] = []
     for instance in list(changes.down):
         try:
-            lab.start(instance)
-            restored.append(f"started {instance}")
+            if changes.down[instance] == "pause":
+                lab.resume(instance)
+                restored.append(f"resumed {instance}")
+            else:
+                lab.start(instance)
+                restored.append(f"started {instance}")
             del changes.down[instance]
         except LabError as exc:
             log.warning("could not start %s again: %s", instance, exc)

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.errors import LabError
+from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult
-from lab.scenario.context import RunContext, evaluate, record
+from lab.scenario import predict
+from lab.scenario.context import LoadSetting, RunContext, evaluate, record
 from lab.scenario.knee import KneeSearch
 from lab.scenario.model import (
     AnnotateStep,
@@ -25,7 +27,7 @@ from lab.scenario.model import (
     ScaleStep,
     WaitUntilStep,
 )
-from lab.scenario.phase import PhaseRun
+from lab.scenario.phase import PhaseRun, pool_size
 from lab.scenario.ports import Metrics
 
 
@@ -43,18 +45,56 @@ def run_phase(ctx: RunContext, phase: Phase, index: int) -> PhaseResult:
         run.step_label = step.kind
         HANDLERS[step.kind](run, step)
     run.measure(run.steady_window())
+    lesson(run)
     return run.result
 
 
+def lesson(run: PhaseRun) -> None:
+    """Compare the phase's predictions with what it measured; each is a check too."""
+    ctx, result = run.ctx, run.result
+    names = predict.names_for(
+        ctx.scenario.topology, ctx.scenario.slo_seconds, result, ctx.verdict.knee
+    )
+    for prediction in run.phase.predict:
+        found = predict.evaluate(prediction, names, result)
+        result.predictions.append(found)
+        measured = "no data" if found.measured is None else f"{found.measured:g}"
+        wanted = "no data" if found.predicted is None else f"{found.predicted:g}"
+        name = f"{result.name}: {prediction.text}"
+        record(
+            ctx,
+            CheckResult(
+                name,
+                found.passed,
+                found.measured,
+                f"{found.op} {wanted}",
+                f"{prediction.measure} measured {measured}, predicted {wanted}; {found.detail}",
+            ),
+        )
+
+
 def load(run: PhaseRun, step: LoadStep) -> None:
-    users = step.users
+    scenario, knee = run.ctx.scenario, run.ctx.verdict.knee
+    previous = run.ctx.load_now.traffic
+    traffic = Traffic(
+        think_time=step.think_time or 0.0,
+        mix=step.mix.model_dump() if step.mix else previous.mix,
+        skew=previous.skew if step.skew is None else step.skew,
+        ramp_s=step.ramp or 0.0,
+        arrivals=step.arrivals or previous.arrivals,
+    )
+    rate, users = step.rate, step.users
     if step.knee_multiple is not None:
-        knee = run.ctx.verdict.knee
-        base = knee.users if knee is not None else 0
-        users = max(1, math.ceil(base * step.knee_multiple))
-    if users is None:  # open loop with no pool size given: enough users to reach the rate
-        users = max(10, math.ceil((step.target_rps or 0) / 10))
-    run.set_users(users, step.spawn_rate, step.target_rps)
+        if knee is not None and knee.by == "rate":
+            base = knee.rate if knee.found and knee.rate else (knee.predicted_rps or 0.0)
+            rate = round(base * step.knee_multiple, 1)
+        else:
+            base_users = knee.users if knee is not None else 0
+            users = max(1, math.ceil(base_users * step.knee_multiple))
+    if rate is not None and users is None:
+        users = pool_size(rate, scenario.topology.work_ms, scenario.slo_seconds)
+    assert users is not None  # the model asks for rate, users or knee_multiple
+    run.set_load(LoadSetting(users, rate, traffic, step.spawn_rate))
 
 
 def hold(run: PhaseRun, step: HoldStep) -> None:
@@ -73,6 +113,12 @@ def fault(run: PhaseRun, step: FaultStep) -> None:
     if step.action == "start":
         lab.start(target)
         changes.down.pop(target, None)
+    elif step.action == "resume":
+        lab.resume(target)
+        changes.down.pop(target, None)
+    elif step.action == "pause":
+        lab.pause(target)
+        changes.down.setdefault(target, "pause")
     else:
         (lab.stop if step.action == "stop" else lab.kill)(target)
         changes.down.setdefault(target, step.action)
@@ -117,10 +163,16 @@ def annotate(run: PhaseRun, step: AnnotateStep) -> None:
 
 
 def find_knee(run: PhaseRun, step: FindKneeStep) -> None:
-    search = KneeSearch(step, step.threshold or run.ctx.scenario.slo_seconds)
-    knee = search.run(run)
-    run.ctx.verdict.knee = knee
-    run.ctx.planned_left -= search.skipped_seconds(knee)
+    scenario = run.ctx.scenario
+    replicas = run.ctx.lab.replicas().get("api", 1)
+    search = KneeSearch(
+        step,
+        step.threshold or scenario.slo_seconds,
+        predict.capacity(scenario.topology, replicas),
+        scenario.topology.work_ms,
+    )
+    run.ctx.verdict.knee = search.run(run)
+    run.ctx.planned_left -= search.skipped_seconds()
 
 
 # kind -> handler; each handler takes the step of its kind (see model.STEP_KINDS).

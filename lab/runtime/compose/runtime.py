@@ -119,6 +119,17 @@ class ComposeRuntime(RuntimeBase):
                 self._wait_lb(replicas)
             return self.status()
 
+    def pause(self, instance: str) -> None:
+        """Freeze one container (``docker pause``: the cgroup freezer)."""
+        st = self._require_up()
+        self._call(f"pause {instance}", self._docker(st).container.pause, self._container(instance))
+
+    def resume(self, instance: str) -> None:
+        """Thaw a paused container (``docker unpause``)."""
+        st = self._require_up()
+        container = self._container(instance)
+        self._call(f"resume {instance}", self._docker(st).container.unpause, container)
+
     def endpoint(self, service: str) -> Endpoint:
         st = self._require_up()
         key = endpoint_key(service)

@@ -136,6 +136,21 @@ class NativeRuntime(RuntimeBase):
             self._publish(ctx)
             return self._status(ctx.state)
 
+    def pause(self, instance: str) -> None:
+        """Freeze one instance (SIGSTOP to its process group)."""
+        self._signal(instance, signal.SIGSTOP)
+
+    def resume(self, instance: str) -> None:
+        """Thaw a paused instance (SIGCONT)."""
+        self._signal(instance, signal.SIGCONT)
+
+    def _signal(self, instance: str, sig: signal.Signals) -> None:
+        state = self._require_up()
+        rec = state.instances.get(instance)
+        if rec is None or not groups.signal_group(rec, sig):
+            known = ", ".join(sorted(state.instances))
+            raise ConfigError(f"no running instance {instance!r}", hint=f"instances: {known}")
+
     def endpoint(self, service: str) -> Endpoint:
         state = self._require_up()
         key = endpoint_key(service)

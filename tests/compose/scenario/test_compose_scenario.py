@@ -26,7 +26,8 @@ from tests.labtools import RUN_FILES, LabHome, compose_settings, make_home, proj
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 
-MACHINE_BOUND = "throughput scales with replicas"
+# what 2 cores under Docker may not reach (the load generator and 4 replicas share them)
+MACHINE_BOUND = {"throughput scales with replicas", "scale-4: 4 replicas carry 4 × the knee's rate"}
 # timeseries.csv's columns of the client-side rules (lab:locust_users -> locust_users)
 CLIENT_COLUMNS = (
     "locust_users",
@@ -71,7 +72,7 @@ def test_scale_out_quick_on_compose(home: LabHome) -> None:
     assert verdict["runtime"] == "compose"
     assert (verdict["passed"] is True) == (done.returncode == 0)
     failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
-    assert set(failed) <= {MACHINE_BOUND}, failed
+    assert set(failed) <= MACHINE_BOUND, failed
     saturation = verdict["saturation"]  # computed on every run
     assert saturation is not None and saturation["detail"], saturation
     if failed:

@@ -74,3 +74,26 @@ def test_poisson_spacing_has_the_asked_mean_rate() -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert sum(gaps) / len(gaps) == pytest.approx(1 / 50, rel=0.05)
     assert max(gaps) > 4 / 50  # exponential gaps, not constant ones
+
+
+def test_a_stopped_schedule_starts_fresh_without_dropping_the_pause() -> None:
+    """Open loop, then a closed loop for a while (the schedule is stopped), then open
+    again: the arrivals that would have been due during the closed loop are not dropped."""
+    schedule = ArrivalSchedule(drop_after=1.0)
+    schedule.set_rate(20.0, now=0.0)
+    assert schedule.take(0.0) is not None
+    schedule.set_rate(0.0, now=0.5)  # what a closed-loop user does
+    schedule.set_rate(10.0, now=30.0)
+    slot = schedule.take(30.0)
+    assert slot is not None and slot.intended == 30.0
+    assert schedule.counts.dropped == 0
+
+
+def test_a_schedule_left_running_counts_the_pause_as_dropped() -> None:
+    """Without the stop, the same pause would be counted as dropped arrivals."""
+    schedule = ArrivalSchedule(drop_after=1.0)
+    schedule.set_rate(20.0, now=0.0)
+    assert schedule.take(0.0) is not None
+    schedule.set_rate(10.0, now=30.0)
+    assert schedule.take(30.0) is not None
+    assert schedule.counts.dropped > 200  # 29 s of arrivals, never sent

@@ -1,8 +1,10 @@
 """A fake lab, load and metrics for the scenario engine (lab.scenario.ports), on a fake clock.
 
 ``World`` is a tiny model of the system under test: closed-loop users each asking
-``per_user_rps``, API replicas of ``replica_rps`` capacity each (optionally a shared cap
-that no replica count lifts), latency that climbs once demand passes 80 % of capacity, new
+``per_user_rps`` or an open-loop arrival rate, API replicas of ``replica_rps`` capacity
+each (optionally a shared cap that no replica count lifts), latency that climbs once
+demand passes 80 % of capacity (and keeps climbing past it in an open loop, whose answers
+then fall short of the arrivals), new
 replicas healthy ``ready_after_s`` after a scale-up, killed or stopped instances down until
 started. Every change is an event at a fake time; the fake metrics average the model over
 a window exactly as the real ``Measurer`` averages the ``lab:`` rules.
@@ -17,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.events import EventLog
+from lab.load.traffic import Percentiles, Traffic
 from lab.run.timeseries import Table
 from lab.scenario.measure import MIN_WINDOW_S, Window
 from lab.settings import Settings
@@ -50,6 +53,8 @@ class FakeClock:
 class State:
     users: int
     up: dict[str, int]  # healthy instances per service
+    rate: float | None = None  # open loop: arrivals per second
+    steady_s: float = 0.0  # seconds since the load last changed
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class World:
     per_user_rps: float = 4.0
     replica_rps: float = 100.0
     shared_cap_rps: float | None = None  # something shared (the LB, the DB) saturates here
+    # open loop above this share of capacity: a slow queue, p95 + 50 ms per second held
+    fragile_above: float | None = None
     max_users: int | None = None  # the load generator cannot run more users than this
     ready_after_s: float = 2.0
     load_cpu_per_user: float = 0.002  # cores
@@ -78,12 +85,14 @@ class World:
         self.events.append((self.clock.time(), kind, key, value))
 
     def state_at(self, t: float) -> State:
-        users, up, down = 0, dict(SERVICES), set[str]()
+        users, up, down, rate, since = 0, dict(SERVICES), set[str](), None, 0.0
         for te, kind, key, value in self.events:
             if te > t:
                 break
             if kind == "users":
-                users = value
+                users, rate, since = value, None, te
+            elif kind == "rate":
+                rate = value / 1000
             elif kind == "scale" and (value <= up.get(key, 0) or t >= te + self.ready_after_s):
                 up[key] = value
             elif kind == "down":
@@ -96,17 +105,22 @@ class World:
                 up[service] -= 1
         if self.max_users is not None:
             users = min(users, self.max_users)
-        return State(users, up)
+        return State(users, up, rate, t - since)
 
     def numbers(self, state: State) -> Numbers:
-        demand = state.users * self.per_user_rps
+        demand = state.users * self.per_user_rps if state.rate is None else state.rate
         capacity = state.up.get("api", 0) * self.replica_rps
         if self.shared_cap_rps is not None:
             capacity = min(capacity, self.shared_cap_rps)
         if demand == 0 or capacity == 0:
             return Numbers(0.0, None, 0.0)
         rho = demand / capacity
-        return Numbers(min(demand, capacity), 0.04 + 0.5 * max(0.0, rho - 0.8), self.error_ratio)
+        climb = 2.0 if state.rate is not None and rho > 1 else 0.5  # an open queue grows
+        p95 = 0.04 + climb * max(0.0, rho - 0.8)
+        fragile = self.fragile_above is not None and state.rate is not None
+        if fragile and self.fragile_above is not None and self.fragile_above < rho <= 1:
+            p95 = 0.04 + 0.05 * state.steady_s
+        return Numbers(min(demand, capacity), p95, self.error_ratio)
 
     def p95(self, users: int, api: int) -> float | None:
         """The model's p95 for ``users`` on ``api`` healthy replicas."""
@@ -119,6 +133,13 @@ class World:
             return float(state.users)
         if key == "cpu_api":
             return n.rps * 0.002
+        if key in ("late", "dropped"):  # per second; the fake metrics add them up
+            if state.rate is None or n.p95 is None:
+                return 0.0
+            # a pool of users sends at most users / latency; the rest is late, a tenth
+            # of that overdue past the drop limit
+            short = max(0.0, state.rate - state.users / n.p95)
+            return short if key == "late" else short / 10
         if n.p95 is None and key not in ("rps", "client_rps"):
             return None
         values = {
@@ -130,6 +151,8 @@ class World:
             "client_p95": (n.p95 or 0) + 0.003,
             "error_ratio": n.error_ratio,
             "client_fail_ratio": n.error_ratio,
+            "mean_latency": (n.p95 or 0) * 0.7,
+            "in_flight": n.rps * (n.p95 or 0) * 0.7,
         }
         return values[key]
 
@@ -154,6 +177,8 @@ class FakeMetrics:
             for t in _times(self.world.clock, window)
             if (v := self.world.value(key, t)) is not None
         ]
+        if key in ("late", "dropped"):  # counts over the window, as increase() gives
+            return sum(values)
         return sum(values) / len(values) if values else None
 
     def replicas(self, window: Window | None = None) -> dict[str, int]:
@@ -192,6 +217,8 @@ class FakeLoad:
         self.world = world
         self.started = self.closed = False
         self.swarms: list[int] = []  # users asked for, in order
+        self.rates: list[float | None] = []  # open-loop rates asked for, in order
+        self.traffic: list[Traffic | None] = []
         self.processes = world.load_processes
 
     def __enter__(self) -> FakeLoad:
@@ -208,9 +235,32 @@ class FakeLoad:
     def start(self) -> None:
         self.started = True
 
-    def swarm(self, users: int, spawn_rate: float, *, target_rps: float | None = None) -> None:
+    def swarm(
+        self,
+        users: int,
+        spawn_rate: float,
+        *,
+        target_rps: float | None = None,
+        traffic: Traffic | None = None,
+    ) -> None:
         self.swarms.append(users)
+        self.rates.append(target_rps)
+        self.traffic.append(traffic)
         self.world.change("users", value=users)
+        if target_rps:
+            self.world.change("rate", value=round(target_rps * 1000))
+
+    def hdr(self, start: float, end: float, quantiles: tuple[float, ...]) -> Percentiles | None:
+        """The model's answers over ``[start, end]``: count and p95 (p50, p99 around it)."""
+        grid = [start + i for i in range(int(end - start))] or [start]
+        numbers = [self.world.numbers(self.world.state_at(t + 0.5)) for t in grid]
+        count = round(sum(n.rps for n in numbers) * (end - start) / len(numbers))
+        p95s = [n.p95 for n in numbers if n.p95 is not None]
+        if not p95s or count == 0:
+            return Percentiles(0, {})
+        p95 = sum(p95s) / len(p95s)
+        scale = {0.5: 0.6, 0.95: 1.0, 0.99: 1.3}
+        return Percentiles(count, {q: round(p95 * scale.get(q, 1.0), 6) for q in quantiles})
 
     def stats(self) -> FakeStats:
         state = self.world.state_at(self.world.clock.time())
@@ -281,6 +331,14 @@ class FakeLab:
     def start(self, instance: str) -> None:
         self.world.change("start", instance)
         self.events.emit("start", f"start {instance}", instance=instance)
+
+    def pause(self, instance: str) -> None:
+        self.world.change("down", instance)
+        self.events.emit("pause", f"pause {instance}", instance=instance)
+
+    def resume(self, instance: str) -> None:
+        self.world.change("start", instance)
+        self.events.emit("resume", f"resume {instance}", instance=instance)
 
     def replicas(self) -> Mapping[str, int]:
         return dict(self.world.planned)

@@ -65,18 +65,46 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
     assert [e.data["name"] for e in events if e.kind == "phase"] == loaded.scenario.phase_names()
     assert events[0].t >= START and all(a.t <= b.t for a, b in itertools.pairwise(events))
 
-    # the knee is the first step whose (fake) p95 crosses the SLO on one replica
-    step = next(s for p in loaded.scenario.phases for s in p.steps if s.kind == "find_knee")
-    expected = next(u for u in step.user_steps() if (world.p95(u, 1) or 0) > 0.25)
-    assert verdict.knee is not None and verdict.knee.found
-    assert verdict.knee.users == expected == 40
-    assert [s.users for s in verdict.knee.steps] == [10, 20, 30, 40]
-    assert lab.load.swarms == [5, 10, 20, 30, 40, 80, 160, 40, 0]  # knee × 2, × 4, × 1
+    # the knee from below, by rate: 50 %, 75 %, 100 % of the predicted 100 req/s are
+    # within the SLO, 125 % is not (the fake's answers fall short of the arrivals), then
+    # bisected down to 5 req/s (a drain at 25 req/s after each bad probe) and confirmed
+    knee = verdict.knee
+    assert knee is not None and knee.found and knee.by == "rate"
+    assert (knee.rate, knee.rps, knee.confirmed) == (100.0, 100.0, True)
+    assert (knee.predicted_rps, knee.prediction) == (
+        100.0,
+        "1 replica: 4 slots / 40 ms = 100 req/s",
+    )
+    assert [(s.kind, s.rate, s.good) for s in knee.steps] == [
+        ("step", 50.0, True),
+        ("step", 75.0, True),
+        ("step", 100.0, True),
+        ("step", 125.0, False),
+        ("bisect", 112.5, False),
+        ("bisect", 106.2, False),
+        ("bisect", 103.1, False),
+        ("confirm", 100.0, True),
+    ]
+    probes_and_drains = [50.0, 75.0, 100.0, 125.0, 25.0, 112.5, 25.0, 106.2, 25.0, 103.1, 25.0]
+    # warm-up 20 req/s, the search, then the knee's rate × 2, × 4 and × 1, and the stop
+    assert lab.load.rates == [20.0, *probes_and_drains, 100.0, 200.0, 400.0, 100.0, None]
+    assert lab.load.swarms[-1] == 0
+    prediction = verdict.phase("find-knee").predictions[0]  # type: ignore[union-attr]
+    assert (prediction.predicted, prediction.measured, prediction.passed) == (100.0, 100.0, True)
 
     assert [(c.name, c.passed) for c in verdict.checks] == [
+        ("find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee", True),
+        ("scale-2: 2 replicas carry 2 × the knee's rate", True),
+        ("scale-4: 4 replicas carry 4 × the knee's rate", True),
         ("p95 back under the SLO", True),
+        (
+            "recover: at a quarter of the capacity p95 is about the 40 ms of work, under the SLO",
+            True,
+        ),
         ("every accepted order processed", True),
-        ("knee found on one replica", True),
+        ("knee found on one replica, from below", True),
+        ("knee throughput within 15% of the prediction", True),
+        ("the knee held when confirmed", True),
         ("throughput scales with replicas", True),
         ("error ratio under 1%", True),
     ]
@@ -94,10 +122,14 @@ def test_scale_out_fails_when_something_shared_saturates(tmp_path: Path) -> None
     result = run(FakeLab(tmp_path, world), quick(SCALE_OUT))
     verdict = result.verdict
     failed = [c for c in verdict.checks if not c.passed]
-    assert [c.name for c in failed] == ["throughput scales with replicas"]
-    assert failed[0].value == pytest.approx(2.5, rel=0.01)
+    assert [c.name for c in failed] == [
+        "scale-4: 4 replicas carry 4 × the knee's rate",
+        "throughput scales with replicas",
+    ]
+    assert failed[0].value == pytest.approx(250, rel=0.01)  # of 400 asked
+    assert failed[1].value == pytest.approx(2.5, rel=0.01)
     assert not verdict.passed and verdict.aborted is None
-    # 160 users at 0.006 cores each: the load generator ran full in scale-4
+    # a pool of 200 users (400 req/s) at 0.006 cores each: the load generator ran full
     assert verdict.saturation is not None
     assert (verdict.saturation.resource, verdict.saturation.phase) == (
         "load generator CPU",
@@ -126,7 +158,7 @@ def test_phase_users_are_what_the_load_generator_ran(tmp_path: Path) -> None:
     world = World(FakeClock(), max_users=120)
     lab = FakeLab(tmp_path, world)
     result = run(lab, quick(SCALE_OUT))
-    assert 160 in lab.load.swarms  # asked for four times the knee
+    assert 200 in lab.load.swarms  # the pool for four times the knee's rate
     assert phase(result, "scale-4")["users"] == 120
 
 
@@ -149,7 +181,7 @@ def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: P
 
 
 def test_ctrl_c_puts_replicas_back(tmp_path: Path) -> None:
-    clock = FakeClock(interrupt_at=START + 60)  # during scale-2 or scale-4
+    clock = FakeClock(interrupt_at=START + 110)  # during scale-2 or scale-4
     world = World(clock)
     lab = FakeLab(tmp_path, world, running=True, gauges=MATCHING_KNOBS)
     with pytest.raises(KeyboardInterrupt):
@@ -200,8 +232,8 @@ def test_the_knobs_are_checked_against_the_scenario_not_the_labs_settings(
 
 
 def test_the_load_generator_is_full_only_when_each_of_its_processes_is(tmp_path: Path) -> None:
-    # the same 0.96 cores as above, over two Locust processes: half of each
+    # the same 1.2 cores as above, over two Locust processes: 60 % of each
     world = World(FakeClock(), shared_cap_rps=250.0, load_cpu_per_user=0.006, load_processes=2)
     verdict = run(FakeLab(tmp_path, world), quick(SCALE_OUT)).verdict
     assert verdict.saturation is not None and verdict.saturation.resource is None
-    assert "load generator CPU 48%" in verdict.saturation.detail
+    assert "load generator CPU 60%" in verdict.saturation.detail
