@@ -15,8 +15,7 @@ from lab.load.driver import LoadDriver
 from lab.load.traffic import Traffic
 from lab.runtime.native.runtime import NativeRuntime
 from lab.settings import Settings
-from tests.conftest import LabHome
-from tests.labtools import wait_until
+from tests.labtools import LabHome, wait_until
 
 pytestmark = pytest.mark.procs
 

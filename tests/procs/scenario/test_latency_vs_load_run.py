@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.conftest import LabHome
+from tests.labtools import LabHome
 
 LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
 

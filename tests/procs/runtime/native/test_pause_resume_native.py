@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from lab.lab import Lab
-from tests.conftest import LabHome
+from tests.labtools import LabHome
 
 pytestmark = pytest.mark.procs
 

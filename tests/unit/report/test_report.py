@@ -14,7 +14,6 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +25,9 @@ from typer.testing import CliRunner
 from lab.cli import app
 from lab.errors import LabError
 from lab.events import Event
-from lab.lab import Lab
-from lab.metrics.prom import PrometheusClient
 from lab.report import list_runs, read_run, render_run, resolve_run
 from lab.report.plots import TIMELINE
-from lab.run.folder import RunFolder
-from lab.run.timeseries import COLUMNS, collect, read_timeseries, write_timeseries
+from lab.run.timeseries import COLUMNS, read_timeseries, write_timeseries
 from lab.run.verdict import (
     CheckResult,
     ClientView,
@@ -41,9 +37,8 @@ from lab.run.verdict import (
     Saturation,
     Verdict,
 )
-from tests.labtools import RUN_FILES, Traffic, wait_until
+from tests.labtools import PROJECT, RUN_FILES
 
-PROJECT = Path(__file__).resolve().parent.parent
 STARTED = 1_764_000_000.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 N_PLOTS = len(TIMELINE) + 2  # the timelines, throughput vs replicas, the knee search
@@ -454,31 +449,6 @@ def test_columns_cover_exactly_the_recording_rules() -> None:
     rules = yaml.safe_load((PROJECT / "services/prometheus/rules.yml").read_text())
     recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
     assert {c.rule for c in COLUMNS} == recorded
-
-
-@pytest.mark.procs
-def test_collect_from_a_running_lab(running_lab: Lab, tmp_path: Path) -> None:
-    prom = PrometheusClient(running_lab.runtime.endpoint("prometheus").url)
-    try:
-        with Traffic(running_lab.runtime.endpoint("lb").url, max_seconds=60):
-            assert wait_until(lambda: (prom.scalar("lab:api_requests:rate10s") or 0) > 0, 30)
-            assert wait_until(lambda: len(prom.query("lab:process_cpu:rate10s")) >= 3, 30)
-        end = time.time()
-        RunFolder(tmp_path).write_timeseries(collect(prom, end - 20, end, 1.0))
-        path = tmp_path / "timeseries.csv"
-    finally:
-        prom.close()
-    series = read_timeseries(path)
-    assert len(series.t) == 21 and series.t[0] == pytest.approx(end - 20)
-    assert (series.peak("lab:api_requests:rate10s") or 0) > 0
-    # the session lab was scaled by earlier tests: within the window, the count settles on 2
-    replicas = series.get("lab:api_replicas:up")
-    assert replicas is not None and replicas[-1] == running_lab.runtime.replicas()["api"] == 2
-    assert {"api", "worker", "postgres"} <= set(series.by_prefix("cpu"))
-    assert {"api", "worker", "lb", "prometheus"} <= set(series.by_prefix("replicas"))
-    header = path.read_text().splitlines()[0].split(",")
-    plain = [c.name for c in COLUMNS if c.by is None]
-    assert header[: len(plain) + 1] == ["t", *plain]
 
 
 def test_verdict_json_reads_back_as_written(rendered: tuple[Path, Verdict]) -> None:

@@ -17,8 +17,8 @@ import pytest
 from lab.errors import ScenarioError
 from lab.scenario.loader import load_scenario
 from lab.scenario.model import STEP_KINDS, FindKneeStep, HoldStep, Scenario
+from tests.labtools import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((PROJECT / "scenarios").glob("*.yaml"))
 
 GOOD = """\

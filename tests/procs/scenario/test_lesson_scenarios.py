@@ -1,0 +1,43 @@
+"""The cache and db-pool lessons end to end (`--profile quick`) on a native lab.
+
+Every check in their files is measured against a prediction from the knobs (the hit
+ratio from TTL, skew and rate; pool / query time as the ceiling), so a passing run means
+the effect happened; the run folder must carry the lesson's tables.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.labtools import RUN_FILES, LabHome
+
+LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
+
+
+@pytest.mark.procs
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("scenario", ["cache", "db-pool"])
+def test_quick_lesson_passes(lab_home: LabHome, scenario: str) -> None:
+    done = subprocess.run(
+        [*LAB, "scenario", scenario, "--profile", "quick", "--down"],
+        env=lab_home.env(),
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    output = done.stdout[-6000:] + done.stderr[-3000:]
+    runs = sorted(lab_home.runs.glob(f"*-{scenario}"))
+    assert len(runs) == 1, output
+    verdict = json.loads((runs[0] / "verdict.json").read_text())
+    failed = [f"{c['name']}: {c['detail']}" for c in verdict["checks"] if not c["passed"]]
+    assert not failed, "\n".join(failed)
+    assert done.returncode == 0, output
+    assert len(verdict["checks"]) >= 3
+    for name in RUN_FILES:
+        assert (runs[0] / name).is_file(), name
