@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 
 ## demo: boot the lab and run the scale-out scenario; prints the report's path.
 demo: setup
-	$(BIN)/lab scenario scale-out --profile $(PROFILE)
+	@bash scripts/demo.sh $(PROFILE)
 
 up: setup
 	$(BIN)/lab up
