@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,7 +15,7 @@ from lab.load.driver import LoadDriver
 from lab.load.traffic import Traffic
 from lab.runtime.native.runtime import NativeRuntime
 from lab.settings import Settings
-from tests.labtools import LabHome, wait_until
+from tests.labtools import LabHome, serve_http, wait_until
 
 pytestmark = pytest.mark.procs
 
@@ -46,14 +46,8 @@ class Shop(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def shop_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Shop) as url:
+        yield url
 
 
 def test_mix_and_rate_reach_locust_and_hdr_answers(lab_home: LabHome, shop_url: str) -> None:

@@ -11,17 +11,16 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
 from lab.wait import free_port
-from tests.labtools import wait_until
+from tests.labtools import serve_http, wait_until
 
 PROJECT = Path(__file__).resolve().parents[3]
 DELAY_S = 0.1
@@ -48,15 +47,8 @@ class SlowHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(SlowHandler) as url:
+        yield url
 
 
 def metric(text: str, name: str, **labels: str) -> float:

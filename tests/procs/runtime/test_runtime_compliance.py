@@ -18,7 +18,7 @@ from lab.errors import ConfigError
 from lab.lab import Lab
 from lab.runtime.base import InstanceState, Runtime
 from lab.wait import free_port
-from tests.labtools import LabHome, Traffic, make_home, wait_until
+from tests.labtools import LabHome, Traffic, compose_settings, make_home, wait_until
 
 
 @pytest.fixture(
@@ -30,12 +30,10 @@ from tests.labtools import LabHome, Traffic, make_home, wait_until
 )
 def booted(request: pytest.FixtureRequest) -> Iterator[Lab]:
     home: LabHome = make_home()
-    settings = home.settings(seed_products=200).with_overrides(runtime=request.param)
-    if request.param == "compose":
-        # its own project and free ports: never the user's lab (prodlab, 8080/9090/3000)
-        settings = settings.with_overrides(
-            compose_project=f"prodlab-test-{home.lb_port}", grafana_port=free_port()
-        )
+    # compose: its own project and free ports, never the user's lab (prodlab, 8080/9090/3000)
+    settings = (
+        compose_settings(home) if request.param == "compose" else home.settings(seed_products=200)
+    )
     lab = Lab(settings)
     try:
         lab.up({"api": 1, "worker": 1})
