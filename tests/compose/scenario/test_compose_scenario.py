@@ -27,7 +27,16 @@ from tests.labtools import RUN_FILES, LabHome, compose_settings, make_home, proj
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 
 # what 2 cores under Docker may not reach (the load generator and 4 replicas share them)
-MACHINE_BOUND = {"throughput scales with replicas", "scale-4: 4 replicas carry 4 × the knee's rate"}
+# Under Compose on 2 cores dockerd, health checks and Locust share the CPU with the replicas:
+# the 4-replica ratio, and the single replica's knee against the knobs' prediction, can
+# measure the machine rather than the design. Such a miss must name the saturated resource.
+MACHINE_BOUND = {
+    "throughput scales with replicas",
+    "scale-4: 4 replicas carry 4 × the knee's rate",
+    "find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee",
+    "knee throughput within 15% of the prediction",
+    "the knee held when confirmed",
+}
 # timeseries.csv's columns of the client-side rules (lab:locust_users -> locust_users)
 CLIENT_COLUMNS = (
     "locust_users",
