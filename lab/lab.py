@@ -36,15 +36,18 @@ if TYPE_CHECKING:
 MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points
 
 
-def docker_engine_reason() -> str | None:
-    """None when a Docker engine answers here; otherwise why not."""
+def docker_engine_reason(timeout: float = 30.0) -> str | None:
+    """None when a Docker engine answers here; otherwise why not.
+
+    A missing engine fails at once (the socket refuses), so the timeout only bounds a
+    busy one: on a loaded 2-core machine `docker info` has taken more than 5 s to answer."""
     if shutil.which("docker") is None:
         return "no `docker` client on PATH"
     from lab import proc
     from lab.errors import LabCommandError
 
     try:
-        proc.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=5)
+        proc.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=timeout)
     except LabCommandError as exc:
         lines = exc.stderr.strip().splitlines()
         return f"no Docker engine answers ({lines[-1] if lines else exc.message})"
