@@ -78,8 +78,15 @@ class Guard:
 
     @asynccontextmanager
     async def attempt(self) -> AsyncIterator[None]:
-        """One try of the block: refused if the deadline is spent or the breaker open,
-        bounded by the deadline, its outcome recorded."""
+        """The block as one call of one try, never retried (a transaction that inserts)."""
+        self._calls.inc()
+        async with self._try():
+            yield
+
+    @asynccontextmanager
+    async def _try(self) -> AsyncIterator[None]:
+        """One try: refused if the deadline is spent or the breaker open, bounded by the
+        deadline, its outcome recorded."""
         try:
             deadline.check(self.dependency)
         except deadline.DeadlineExceeded:
@@ -120,7 +127,7 @@ class Guard:
         retry = 0
         while True:
             try:
-                async with self.attempt():
+                async with self._try():
                     return await op()
             except (deadline.DeadlineExceeded, BreakerOpen):
                 raise
