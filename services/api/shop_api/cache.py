@@ -24,6 +24,7 @@ from shop_api.config import Connections
 from shop_api.errors import BackendUnavailable
 from shop_api.metrics import ApiMetrics
 from shop_api.models import Product
+from shop_api.resilience import deadline
 from shop_api.resilience.guard import Guard
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class ProductCache:
         try:
             raw = await self.guard.call(lambda: self.redis.get(self.key(product_id)))
             cached = raw.encode() if isinstance(raw, str) else raw
+        except deadline.DeadlineExceeded:
+            pass  # the request's budget, not Redis: the read that follows answers 504
         except (RedisError, OSError, BackendUnavailable) as exc:
             self._warn(exc)
         (self._miss if cached is None else self._hit).inc()

@@ -68,25 +68,8 @@ class Guard:
 
             breaker.on_transition = moved
 
-    def available(self) -> bool:
-        """False while the breaker is open (a caller can degrade instead of calling)."""
-        return (
-            self.breaker is None
-            or self.breaker.state is not State.OPEN
-            or (self.breaker.retry_after_s() <= 0)
-        )
-
-    @asynccontextmanager
-    async def attempt(self) -> AsyncIterator[None]:
-        """The block as one call of one try, never retried (a transaction that inserts)."""
-        self._calls.inc()
-        async with self._try():
-            yield
-
-    @asynccontextmanager
-    async def _try(self) -> AsyncIterator[None]:
-        """One try: refused if the deadline is spent or the breaker open, bounded by the
-        deadline, its outcome recorded."""
+    def _admit(self) -> None:
+        """Refuse a try when the deadline is spent or the breaker open; else count it."""
         try:
             deadline.check(self.dependency)
         except deadline.DeadlineExceeded:
@@ -97,10 +80,29 @@ class Guard:
             self._rejected.inc()
             raise BreakerOpen(self.dependency, breaker.retry_after_s())
         self._attempts.inc()
-        failed: bool | None = False
+
+    def _settle(self, failed: bool | None) -> None:
+        """Record a try's outcome: failed, answered (False), or unknown (None: cancelled)."""
+        if failed:
+            self._failures.inc()
+        if self.breaker is not None:
+            if failed is None:
+                self.breaker.release()
+            else:
+                self.breaker.record(failed=failed)
+
+    @asynccontextmanager
+    async def attempt(self) -> AsyncIterator[None]:
+        """The block as one call of one try, never retried (a transaction that inserts):
+        refused if the deadline is spent or the breaker open, bounded by the deadline,
+        its outcome recorded."""
+        self._calls.inc()
+        self._admit()
+        failed: bool | None = None
         try:
             async with deadline.bounded(self.dependency):
                 yield
+            failed = False
         except deadline.DeadlineExceeded:
             failed = True
             self._late.inc()
@@ -109,26 +111,49 @@ class Guard:
             failed = True
             raise
         except asyncio.CancelledError:
-            failed = None
+            raise
+        except Exception:
+            failed = False  # the dependency answered; the error is the caller's
             raise
         finally:
-            if failed:
-                self._failures.inc()
-            if breaker is not None:
-                if failed is None:
-                    breaker.release()
-                else:
-                    breaker.record(failed=failed)
+            self._settle(failed)
+
+    async def _once(self, op: Callable[[], Awaitable[T]]) -> T:
+        """One try of ``op`` (``attempt()`` without a context manager: this is the hot
+        path of every cached read)."""
+        self._admit()
+        failed: bool | None = None
+        try:
+            if deadline.remaining() is None:
+                result = await op()
+            else:
+                async with deadline.bounded(self.dependency):
+                    result = await op()
+            failed = False
+            return result
+        except deadline.DeadlineExceeded:
+            failed = True
+            self._late.inc()
+            raise
+        except self.failures:
+            failed = True
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            failed = False
+            raise
+        finally:
+            self._settle(failed)
 
     async def call(self, op: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
-        """``op()`` under ``attempt()``; retried per the policy when ``idempotent``."""
+        """``op()`` as one call; retried per the policy when ``idempotent``."""
         self._calls.inc()
         self.budget.deposit()
         retry = 0
         while True:
             try:
-                async with self._try():
-                    return await op()
+                return await self._once(op)
             except (deadline.DeadlineExceeded, BreakerOpen):
                 raise
             except self.failures:
