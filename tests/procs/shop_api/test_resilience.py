@@ -143,8 +143,9 @@ def test_retries_against_a_stopped_postgres_naive_multiply_budgeted_stay_bounded
         calls, attempts, retries = (after[n] - before[n] for n in names)
         assert calls >= 50 and attempts == calls + retries
         if mode == "naive":
-            # every request tried 1 + 3 times (the relay's background calls are not retried)
-            assert retries == 150
+            # every request tried 1 + 3 times; the relay's rounds fail at their first,
+            # never retried, connection, except one backlog read the stop may interrupt
+            assert 150 <= retries <= 153, retries
             assert attempts / calls > 3
         else:
             # the bucket: a burst of 10, then 0.1 per call
