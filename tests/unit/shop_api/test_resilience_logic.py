@@ -321,3 +321,17 @@ def test_a_detached_context_carries_a_fresh_budget() -> None:
 
 async def _remaining() -> float | None:
     return deadline.remaining()
+
+
+def test_a_timeout_of_the_call_itself_is_not_a_missed_deadline() -> None:
+    async def socket_timeout() -> None:
+        raise TimeoutError("read timed out")
+
+    async def main() -> None:
+        with deadline.request_deadline(5):
+            with pytest.raises(TimeoutError) as caught:
+                async with deadline.bounded("redis"):
+                    await socket_timeout()
+            assert not isinstance(caught.value, deadline.DeadlineExceeded)
+
+    asyncio.run(main())

@@ -62,17 +62,18 @@ def check(dependency: str) -> None:
 
 
 @asynccontextmanager
-async def bounded(dependency: str, cap_s: float | None = None) -> AsyncIterator[None]:
-    """Run the block within the time left (and within ``cap_s``, a per-call limit)."""
+async def bounded(dependency: str) -> AsyncIterator[None]:
+    """Run the block within the time left; a miss is ``DeadlineExceeded``, while a
+    ``TimeoutError`` of the call's own (a socket timeout) passes through as it is."""
     left = remaining()
-    limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
     if left is not None and left <= 0:
         raise DeadlineExceeded(dependency, _budget.get())
+    timeout = asyncio.timeout(left)
     try:
-        async with asyncio.timeout(limit):
+        async with timeout:
             yield
     except TimeoutError as exc:
-        if left is not None and limit == left:
+        if timeout.expired():
             raise DeadlineExceeded(dependency, _budget.get()) from exc
         raise
 
