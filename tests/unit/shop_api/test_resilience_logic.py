@@ -329,9 +329,9 @@ def test_a_timeout_of_the_call_itself_is_not_a_missed_deadline() -> None:
 
     async def main() -> None:
         with deadline.request_deadline(5):
-            with pytest.raises(TimeoutError) as caught:
+            # DeadlineExceeded is a BackendUnavailable, not a TimeoutError
+            with pytest.raises(TimeoutError, match="read timed out"):
                 async with deadline.bounded("redis"):
                     await socket_timeout()
-            assert not isinstance(caught.value, deadline.DeadlineExceeded)
 
     asyncio.run(main())
