@@ -328,10 +328,9 @@ def test_a_timeout_of_the_call_itself_is_not_a_missed_deadline() -> None:
         raise TimeoutError("read timed out")
 
     async def main() -> None:
-        with deadline.request_deadline(5):
-            # DeadlineExceeded is a BackendUnavailable, not a TimeoutError
-            with pytest.raises(TimeoutError, match="read timed out"):
-                async with deadline.bounded("redis"):
-                    await socket_timeout()
+        # DeadlineExceeded is a BackendUnavailable, not a TimeoutError
+        with deadline.request_deadline(5), pytest.raises(TimeoutError, match="read timed out"):
+            async with deadline.bounded("redis"):
+                await socket_timeout()
 
     asyncio.run(main())
