@@ -107,6 +107,7 @@ def test_a_query_slower_than_the_deadline_is_a_504_at_the_deadline_never_a_500(
         assert "postgres" in late.json()["reason"] and "300 ms" in late.json()["reason"]
         assert late.headers["retry-after"] == "1"
         assert took < 1.0, f"answered after {took:.2f} s: cut at the deadline, not the query"
+        print(f"504 after {took * 1000:.0f} ms (deadline 300 ms, query 2000 ms)")
         # more cancelled queries than the pool has connections (16 + 4 = 20)
         answers = get_all(api.url, [f"/products/{i}" for i in range(10, 40)])
         assert {a.status_code for a in answers} == {504}
@@ -141,6 +142,7 @@ def test_retries_against_a_stopped_postgres_naive_multiply_budgeted_stay_bounded
         assert {a.status_code for a in answers} == {503}
         assert all("postgres unavailable" in a.json()["reason"] for a in answers)
         calls, attempts, retries = (after[n] - before[n] for n in names)
+        print(f"{mode}: {calls:g} calls, {attempts:g} attempts ({attempts / calls:.2f}x)")
         assert calls >= 50 and attempts == calls + retries
         if mode == "naive":
             # every request tried 1 + 3 times; the relay's rounds fail at their first,
