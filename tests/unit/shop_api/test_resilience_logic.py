@@ -306,8 +306,6 @@ def test_a_detached_context_carries_a_fresh_budget() -> None:
         with deadline.request_deadline(0.01):
             await asyncio.sleep(0.02)
             spent = deadline.remaining()
-            fresh = asyncio.create_task(asyncio.sleep(0, deadline.remaining()))
-            await fresh
             own = asyncio.get_running_loop().create_task(
                 _remaining(), context=deadline.detached(10)
             )
@@ -316,6 +314,12 @@ def test_a_detached_context_carries_a_fresh_budget() -> None:
     spent, own = asyncio.run(main())
     assert spent is not None and spent < 0
     assert own is not None and own > 9
+
+    async def unbounded() -> float | None:
+        with deadline.request_deadline(0.01):
+            return await asyncio.create_task(_remaining(), context=deadline.detached(0))
+
+    assert asyncio.run(unbounded()) is None  # budget 0: no deadline, not the request's
     assert deadline.remaining() is None  # outside any request
 
 

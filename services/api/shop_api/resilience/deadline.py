@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from contextvars import Context, ContextVar
+from contextvars import Context, ContextVar, copy_context
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,12 +79,13 @@ async def bounded(dependency: str) -> AsyncIterator[None]:
 
 
 def detached(budget_s: float) -> Context:
-    """A context for work a request starts but does not wait for (the publish after a
-    202): a fresh budget of its own instead of whatever the request has left."""
-    context = Context()
-    if budget_s > 0:
-        context.run(_deadline.set, time.monotonic() + budget_s)
-        context.run(_budget.set, budget_s)
+    """A copy of the current context for work a request starts but does not wait for (the
+    publish after a 202): a fresh budget of its own (none for 0) instead of what the
+    request has left."""
+    context = copy_context()
+    deadline = time.monotonic() + budget_s if budget_s > 0 else None
+    context.run(_deadline.set, deadline)
+    context.run(_budget.set, budget_s if budget_s > 0 else None)
     return context
 
 
