@@ -81,8 +81,17 @@ class Guard:
             raise BreakerOpen(self.dependency, breaker.retry_after_s())
         self._attempts.inc()
 
-    def _settle(self, failed: bool | None) -> None:
-        """Record a try's outcome: failed, answered (False), or unknown (None: cancelled)."""
+    def _settle(self, error: BaseException | None) -> None:
+        """Record a try's outcome: answered (no error, or an error that is the caller's),
+        failed (the dependency's failure or a missed deadline), or unknown (cancelled)."""
+        failed: bool | None = False
+        if isinstance(error, deadline.DeadlineExceeded):
+            self._late.inc()
+            failed = True
+        elif isinstance(error, self.failures):
+            failed = True
+        elif error is not None and not isinstance(error, Exception):
+            failed = None  # CancelledError: the caller went away, nothing was learnt
         if failed:
             self._failures.inc()
         if self.breaker is not None:
@@ -98,53 +107,29 @@ class Guard:
         its outcome recorded."""
         self._calls.inc()
         self._admit()
-        failed: bool | None = None
         try:
             async with deadline.bounded(self.dependency):
                 yield
-            failed = False
-        except deadline.DeadlineExceeded:
-            failed = True
-            self._late.inc()
+        except BaseException as exc:
+            self._settle(exc)
             raise
-        except self.failures:
-            failed = True
-            raise
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            failed = False  # the dependency answered; the error is the caller's
-            raise
-        finally:
-            self._settle(failed)
+        self._settle(None)
 
     async def _once(self, op: Callable[[], Awaitable[T]]) -> T:
-        """One try of ``op`` (``attempt()`` without a context manager: this is the hot
-        path of every cached read)."""
+        """One try of ``op``: ``attempt()`` without its context managers, as this is the
+        hot path of every cached read."""
         self._admit()
-        failed: bool | None = None
         try:
             if deadline.remaining() is None:
                 result = await op()
             else:
                 async with deadline.bounded(self.dependency):
                     result = await op()
-            failed = False
-            return result
-        except deadline.DeadlineExceeded:
-            failed = True
-            self._late.inc()
+        except BaseException as exc:
+            self._settle(exc)
             raise
-        except self.failures:
-            failed = True
-            raise
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            failed = False
-            raise
-        finally:
-            self._settle(failed)
+        self._settle(None)
+        return result
 
     async def call(self, op: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
         """``op()`` as one call; retried per the policy when ``idempotent``."""
