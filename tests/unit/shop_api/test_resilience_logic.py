@@ -14,8 +14,9 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
+from shop_api.config import ApiSettings, ConfigError
 from shop_api.errors import BackendUnavailable
-from shop_api.resilience import deadline
+from shop_api.resilience import deadline, setup
 from shop_api.resilience.breaker import BreakerConfig, CircuitBreaker, State
 from shop_api.resilience.guard import BreakerOpen, Guard
 from shop_api.resilience.metrics import ResilienceMetrics
@@ -338,3 +339,40 @@ def test_a_timeout_of_the_call_itself_is_not_a_missed_deadline() -> None:
                 await socket_timeout()
 
     asyncio.run(main())
+
+
+def test_the_knobs_build_the_guards() -> None:
+    registry = CollectorRegistry()
+    bare = setup.build(ApiSettings(replica="t"), registry)
+    assert bare.deadline_s == 0
+    assert bare.postgres.breaker is None and bare.redis.breaker is None
+    assert bare.postgres.policy.max_attempts == 1
+    assert registry.get_sample_value("shop_retry_mode", {"mode": "off"}) == 1
+    assert registry.get_sample_value("shop_breaker_state", {"dependency": "redis"}) == 0
+
+    knobs = ApiSettings(
+        replica="t",
+        api_deadline_ms=250,
+        api_retry="budgeted",
+        api_retries=2,
+        api_retry_budget=0.2,
+        api_breaker=True,
+        api_breaker_cooldown_s=7,
+    )
+    registry = CollectorRegistry()
+    defended = setup.build(knobs, registry)
+    assert defended.deadline_s == 0.25
+    assert registry.get_sample_value("shop_deadline_seconds") == 0.25
+    assert registry.get_sample_value("shop_retry_mode", {"mode": "budgeted"}) == 1
+    for guard in (defended.postgres, defended.redis):
+        assert guard.policy.max_attempts == 3 and guard.budget.ratio == 0.2
+        assert guard.breaker is not None and guard.breaker.config.cooldown_s == 7
+    # a publish is never retried and has no breaker: the outbox relay is its retry
+    assert defended.nats.policy.max_attempts == 1 and defended.nats.breaker is None
+
+
+def test_bad_knobs_name_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LAB_API_RETRY:"):
+        ApiSettings.from_env({"LAB_API_RETRY": "sometimes"})
+    with pytest.raises(ConfigError, match="LAB_API_RETRY_BUDGET:"):
+        ApiSettings.from_env({"LAB_API_RETRY_BUDGET": "2"})
