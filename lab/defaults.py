@@ -42,6 +42,19 @@ PG_MAX_CONNECTIONS: Final = 300
 WORKER_WORK_MS: Final = 20.0
 WORKER_ACK_WAIT_S: Final = 10.0
 SEED_PRODUCTS: Final = 10_000
+# -- defences around the API's dependency calls (off: the lessons measure the bare system) --
+API_DEADLINE_MS: Final = 0.0
+"""Per-request budget for every dependency call (pool acquire + query); 0: no deadline."""
+API_RETRY: Final = "off"
+"""``off``, ``naive`` (retry at once) or ``budgeted`` (backoff, full jitter, retry budget)."""
+API_RETRIES: Final = 3
+"""Retries of an idempotent call after its first attempt."""
+API_RETRY_BUDGET: Final = 0.1
+"""``budgeted``: retries stay under this share of calls (plus a small burst)."""
+API_BREAKER: Final = False
+"""A circuit breaker around Postgres and Redis."""
+API_BREAKER_COOLDOWN_S: Final = 5.0
+"""How long an open breaker refuses calls before it lets one probe through."""
 
 # -- user-facing ports (127.0.0.1 unless the user asks otherwise) ---------------------------
 BIND_HOST: Final = "127.0.0.1"

@@ -45,6 +45,14 @@ LOCUST_HDR_P95: Final = "lab:locust_latency_hdr_seconds:p95_10s"  # exact (HDR)
 LOCUST_LATE_RATE: Final = "lab:locust_arrivals_late:rate10s"  # open loop
 LOCUST_DROPPED_RATE: Final = "lab:locust_arrivals_dropped:rate10s"  # open loop
 
+# -- the API's defences around its dependency calls, by (dependency) -------------------------
+DEPENDENCY_AMPLIFICATION: Final = "lab:dependency_amplification:ratio10s"  # attempts / calls
+DEPENDENCY_RETRIES_RATE: Final = "lab:dependency_retries:rate10s"
+RETRY_BUDGET_EXHAUSTED_RATE: Final = "lab:retry_budget_exhausted:rate10s"
+DEADLINE_EXCEEDED_RATE: Final = "lab:deadline_exceeded:rate10s"
+BREAKER_STATE: Final = "lab:breaker_state:max"  # 0 closed, 1 half-open, 2 open
+BREAKER_REJECTED_RATE: Final = "lab:breaker_rejected:rate10s"
+
 ALL: Final = (
     API_RPS,
     API_ERROR_RATIO,
@@ -69,5 +77,11 @@ ALL: Final = (
     LOCUST_HDR_P95,
     LOCUST_LATE_RATE,
     LOCUST_DROPPED_RATE,
+    DEPENDENCY_AMPLIFICATION,
+    DEPENDENCY_RETRIES_RATE,
+    RETRY_BUDGET_EXHAUSTED_RATE,
+    DEADLINE_EXCEEDED_RATE,
+    BREAKER_STATE,
+    BREAKER_REJECTED_RATE,
 )
 """Every rule, in the order of rules.yml."""

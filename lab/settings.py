@@ -31,6 +31,7 @@ from lab.errors import ConfigError
 
 RuntimeName = Literal["auto", "native", "compose"]
 WorkMode = Literal["io", "cpu"]
+RetryMode = Literal["off", "naive", "budgeted"]  # shop_api.resilience.retry
 
 
 def default_project_dir() -> Path:
@@ -79,6 +80,14 @@ class Settings(BaseSettings):
     seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
     slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
     scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)
+    api_deadline_ms: float = Field(
+        default=d.API_DEADLINE_MS, ge=0, le=600_000, description="per request; 0: none"
+    )
+    api_retry: RetryMode = Field(default=d.API_RETRY, description="off, naive or budgeted")
+    api_retries: int = Field(default=d.API_RETRIES, ge=0, le=10)
+    api_retry_budget: float = Field(default=d.API_RETRY_BUDGET, ge=0, le=1)
+    api_breaker: bool = Field(default=d.API_BREAKER, description="breakers on Postgres and Redis")
+    api_breaker_cooldown_s: float = Field(default=d.API_BREAKER_COOLDOWN_S, gt=0, le=600)
 
     ready_timeout_s: float = Field(default=d.READY_TIMEOUT_S, gt=0)
 

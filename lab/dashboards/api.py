@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from lab.dashboards import panels
+from lab.dashboards import defences, panels
 from lab.dashboards.panels import Q
 
 UID = "lab-api"
@@ -23,6 +23,7 @@ def build() -> Dashboard:
             ("Latency", latency()),
             ("Concurrency (work slots)", concurrency_work_slots()),
             ("Cache and queue publishing", cache_and_queue_publishing()),
+            ("Defences", defences.row()),
         ],
         variables=[panels.instance_variable('shop_http_requests_in_flight{job="api"}')],
     )

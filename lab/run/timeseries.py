@@ -3,7 +3,8 @@
 The columns (docs/contracts.md) are defined once, in ``COLUMNS``: ``t`` (unix seconds),
 then one column per rule, named as the rule without ``lab:`` and with ``:`` turned into
 ``_`` (``api_requests_rate10s``). A rule kept per label gets one column per label value,
-named ``<prefix>_<value>``: ``cpu_api``, ``mem_worker``, ``replicas_postgres``. Missing
+named ``<prefix>_<value>``: ``cpu_api``, ``mem_worker``, ``replicas_postgres``,
+``amplification_postgres``, ``breaker_redis``. Missing
 values are empty cells. ``collect`` reads the columns from Prometheus (anything with
 ``query_range``), ``write_timeseries`` writes them; ``read_timeseries`` reads them back
 for the report.
@@ -94,6 +95,14 @@ COLUMNS: tuple[Column, ...] = (
     Column(rules.SERVICE_REPLICAS, "sum", by="job", prefix="replicas"),
     Column(rules.PROCESS_CPU, "sum", by="service", prefix="cpu"),
     Column(rules.PROCESS_MEMORY, "sum", by="service", prefix="mem"),
+    Column(rules.DEPENDENCY_AMPLIFICATION, "max", by="dependency", prefix="amplification"),
+    Column(rules.DEPENDENCY_RETRIES_RATE, "sum", by="dependency", prefix="retries"),
+    Column(
+        rules.RETRY_BUDGET_EXHAUSTED_RATE, "sum", by="dependency", prefix="retry_budget_exhausted"
+    ),
+    Column(rules.DEADLINE_EXCEEDED_RATE, "sum", by="dependency", prefix="deadline_exceeded"),
+    Column(rules.BREAKER_STATE, "max", by="dependency", prefix="breaker"),
+    Column(rules.BREAKER_REJECTED_RATE, "sum", by="dependency", prefix="breaker_rejected"),
 )
 
 

@@ -49,6 +49,12 @@ def knob_env(settings: Settings) -> dict[str, str]:
         "LAB_SLO_SECONDS": f"{settings.slo_seconds:g}",
         "LAB_API_REPLICAS": str(settings.api_replicas),
         "LAB_WORKER_REPLICAS": str(settings.worker_replicas),
+        "LAB_API_DEADLINE_MS": f"{settings.api_deadline_ms:g}",
+        "LAB_API_RETRY": settings.api_retry,
+        "LAB_API_RETRIES": str(settings.api_retries),
+        "LAB_API_RETRY_BUDGET": f"{settings.api_retry_budget:g}",
+        "LAB_API_BREAKER": "1" if settings.api_breaker else "0",
+        "LAB_API_BREAKER_COOLDOWN_S": f"{settings.api_breaker_cooldown_s:g}",
     }
 
 

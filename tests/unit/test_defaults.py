@@ -37,6 +37,12 @@ LAB_FIELDS = {
     "prometheus_port": defaults.PROMETHEUS_PORT,
     "locust_port": defaults.LOCUST_PORT,
     "grafana_port": defaults.GRAFANA_PORT,
+    "api_deadline_ms": defaults.API_DEADLINE_MS,
+    "api_retry": defaults.API_RETRY,
+    "api_retries": defaults.API_RETRIES,
+    "api_retry_budget": defaults.API_RETRY_BUDGET,
+    "api_breaker": defaults.API_BREAKER,
+    "api_breaker_cooldown_s": defaults.API_BREAKER_COOLDOWN_S,
 }
 
 # the services' settings (they never import lab): field -> lab default
@@ -52,6 +58,12 @@ SERVICE_FIELDS = {
         "db_pool_size",
         "seed_products",
         "slo_seconds",
+        "api_deadline_ms",
+        "api_retry",
+        "api_retries",
+        "api_retry_budget",
+        "api_breaker",
+        "api_breaker_cooldown_s",
     ),
     WorkerSettings: ("worker_work_ms", "worker_ack_wait_s", "slo_seconds"),
 }

@@ -16,6 +16,7 @@ from shop_api import errors, fastpath, lifecycle, ops, routes
 from shop_api.config import ApiSettings
 from shop_api.metrics import ApiMetrics
 from shop_api.models import OrderIn
+from shop_api.resilience.deadline import RequestDeadline
 
 log = logging.getLogger(__name__)
 
@@ -172,5 +173,7 @@ def create_app(
     errors.install(app)
     # added first, so it runs inside ObserveRequests: fast answers are measured too
     app.add_middleware(fastpath.ProductReads, route=_route("/products/{product_id}"))
+    # every dependency call of a request shares one budget (LAB_API_DEADLINE_MS)
+    app.add_middleware(RequestDeadline, budget_s=settings.api_deadline_ms / 1000)
     app.add_middleware(ObserveRequests, metrics=metrics, replica=settings.replica)
     return app

@@ -4,6 +4,10 @@ A cache that is down must not take the catalog down: lookups that fail count as 
 and fall through to Postgres (``/readyz`` still reports Redis as unreachable).
 A TTL of 0 disables the cache: no Redis read or write for products, and every lookup
 counts as ``result="bypass"``.
+
+Every Redis call goes through the Redis ``Guard``: bounded by the request's deadline,
+retried per ``LAB_API_RETRY``, and skipped while Redis' breaker is open (a miss, read
+from Postgres, without waiting on a Redis that is down: graceful degradation).
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from shop_api.config import Connections
+from shop_api.errors import BackendUnavailable
 from shop_api.metrics import ApiMetrics
 from shop_api.models import Product
+from shop_api.resilience import deadline
+from shop_api.resilience.guard import Guard
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +49,9 @@ def connect(settings: Connections) -> Redis:
 
 
 class ProductCache:
-    def __init__(self, redis: Redis, ttl_s: float, metrics: ApiMetrics) -> None:
+    def __init__(self, redis: Redis, ttl_s: float, metrics: ApiMetrics, guard: Guard) -> None:
         self.redis = redis
+        self.guard = guard
         self.enabled = ttl_s > 0
         self.ttl_ms = max(1, round(ttl_s * 1000))
         self.metrics = metrics
@@ -62,12 +70,14 @@ class ProductCache:
         if not self.enabled:
             self._bypass.inc()
             return None
+        cached: bytes | None = None
         try:
-            raw = await self.redis.get(f"product:{product_id}")
+            raw = await self.guard.call(lambda: self.redis.get(self.key(product_id)))
             cached = raw.encode() if isinstance(raw, str) else raw
-        except (RedisError, OSError) as exc:
+        except deadline.DeadlineExceeded:
+            pass  # the request's budget, not Redis: the read that follows answers 504
+        except (RedisError, OSError, BackendUnavailable) as exc:
             self._warn(exc)
-            cached = None
         (self._miss if cached is None else self._hit).inc()
         return cached
 
@@ -76,8 +86,10 @@ class ProductCache:
         if not self.enabled:
             return body
         try:
-            await self.redis.set(self.key(product.id), body, px=self.ttl_ms)
-        except (RedisError, OSError) as exc:
+            await self.guard.call(
+                lambda: self.redis.set(self.key(product.id), body, px=self.ttl_ms)
+            )
+        except (RedisError, OSError, BackendUnavailable) as exc:
             self._warn(exc)
         return body
 

@@ -19,6 +19,8 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shop_api.resilience.retry import RetryMode
+
 SECRET_FIELDS = ("pg_password", "redis_password", "nats_password")
 
 
@@ -115,6 +117,14 @@ class ApiSettings(Connections):
     db_pool_size: int = Field(0, ge=0, le=10_000)  # 0: concurrency + 4, at most 40
     seed_products: int = Field(10_000, ge=1, le=10_000_000)
     slo_seconds: float = Field(0.25, gt=0, le=60)
+    # Defences around dependency calls (shop_api.resilience); the defaults leave them off,
+    # so the lessons that do not study them measure the bare system.
+    api_deadline_ms: float = Field(0.0, ge=0, le=600_000)  # 0: no per-request deadline
+    api_retry: RetryMode = "off"
+    api_retries: int = Field(3, ge=0, le=10)  # retries after the first attempt
+    api_retry_budget: float = Field(0.1, ge=0, le=1)  # retries per call, at most
+    api_breaker: bool = False
+    api_breaker_cooldown_s: float = Field(5.0, gt=0, le=600)
 
     @property
     def pool_size(self) -> int:

@@ -1,4 +1,10 @@
-"""PostgreSQL access: an asyncpg pool that counts its waiters and times every query."""
+"""PostgreSQL access: an asyncpg pool that counts its waiters and times every query.
+
+Every use goes through the Postgres ``Guard`` (``shop_api.resilience``): the request's
+deadline bounds pool acquire and query together, the breaker may refuse at once, and the
+reads (``fetch*``) are retried per ``LAB_API_RETRY``. ``connection()`` is one attempt, for
+a block that is not safe to repeat (the order's transaction).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import asyncpg
 from shop_api.config import Connections
 from shop_api.errors import postgres_errors
 from shop_api.metrics import ApiMetrics
+from shop_api.resilience.guard import Guard
 
 CONNECT_TIMEOUT_S = 3.0
 COMMAND_TIMEOUT_S = 5.0
@@ -35,18 +42,27 @@ async def create_pool(settings: Connections, *, min_size: int, max_size: int) ->
 class Database:
     """The pool plus the metrics around it. Queries are named for the histogram label."""
 
-    def __init__(self, pool: Any, metrics: ApiMetrics) -> None:
+    def __init__(self, pool: Any, metrics: ApiMetrics, guard: Guard) -> None:
         self.pool = pool
         self.metrics = metrics
+        self.guard = guard
         metrics.track_pool(pool.get_size, pool.get_idle_size)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
-        """A pooled connection; callers waiting for one show in ``shop_db_pool_waiters``
-        and their wait in ``shop_db_pool_wait_seconds``.
+        """A pooled connection for the block, as one guarded attempt (never retried).
 
-        Connection failures surface as ``BackendUnavailable("postgres", ...)`` (a 503).
+        Connection failures surface as ``BackendUnavailable("postgres", ...)`` (a 503),
+        a missed deadline as ``DeadlineExceeded`` (a 504), an open breaker as
+        ``BreakerOpen`` (a 503 at once).
         """
+        async with self.guard.attempt(), self._acquired() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[Any]:
+        """A pooled connection; callers waiting for one show in ``shop_db_pool_waiters``
+        and their wait in ``shop_db_pool_wait_seconds``."""
         async with postgres_errors():
             self.metrics.db_pool_waiters.inc()
             start = time.perf_counter()
@@ -68,18 +84,23 @@ class Database:
         finally:
             self.metrics.db_query_duration.labels(query=query).observe(time.perf_counter() - start)
 
+    async def _read(self, method: str, query: str, sql: str, args: tuple[object, ...]) -> Any:
+        async def once() -> Any:
+            async with self._acquired() as conn, self.timed(query):
+                return await getattr(conn, method)(sql, *args)
+
+        return await self.guard.call(once, idempotent=True)
+
     async def fetchrow(self, query: str, sql: str, *args: object) -> Any:
-        async with self.connection() as conn, self.timed(query):
-            return await conn.fetchrow(sql, *args)
+        """One row of a read (retried per the policy: reads are idempotent)."""
+        return await self._read("fetchrow", query, sql, args)
 
     async def fetch(self, query: str, sql: str, *args: object) -> list[Any]:
-        async with self.connection() as conn, self.timed(query):
-            rows: list[Any] = await conn.fetch(sql, *args)
-            return rows
+        rows: list[Any] = await self._read("fetch", query, sql, args)
+        return rows
 
     async def fetchval(self, query: str, sql: str, *args: object) -> Any:
-        async with self.connection() as conn, self.timed(query):
-            return await conn.fetchval(sql, *args)
+        return await self._read("fetchval", query, sql, args)
 
     async def close(self) -> None:
         await self.pool.close()

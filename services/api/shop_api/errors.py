@@ -42,6 +42,7 @@ ERROR_CODES: dict[int, ErrorCode] = {
     422: "invalid_request",
     500: "internal_error",
     503: "unavailable",
+    504: "deadline_exceeded",
 }
 
 # What each documented error status means, per route (``responses``).
@@ -51,6 +52,7 @@ DESCRIPTIONS = {
     415: "The body was not sent as application/json",
     422: "Invalid input: the reason names the field (problems lists each)",
     503: "A dependency (postgres, nats) is unavailable; retry after Retry-After seconds",
+    504: "A dependency did not answer within the request's deadline (LAB_API_DEADLINE_MS)",
 }
 RETRY_AFTER = {
     "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
@@ -62,7 +64,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": ErrorBody, "description": DESCRIPTIONS[status]}
-        if status == 503:
+        if status in (503, 504):
             entry["headers"] = RETRY_AFTER
         documented[status] = entry
     return documented
@@ -79,11 +81,15 @@ def error_body(status: int, reason: str, **extra: object) -> dict[str, Any]:
 
 
 class BackendUnavailable(Exception):
-    """A dependency (postgres, redis, nats) did not answer; the request gets a 503."""
+    """A dependency (postgres, redis, nats) did not answer; the request gets a 503
+    (``status``; a missed deadline is a 504) and ``Retry-After: retry_after_s``."""
+
+    status = 503
 
     def __init__(self, dependency: str, detail: str) -> None:
         self.dependency = dependency
         self.detail = detail
+        self.retry_after_s = 1
         super().__init__(f"{dependency} unavailable: {detail}")
 
 
@@ -146,11 +152,16 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+def unavailable_response(exc: BackendUnavailable) -> JSONResponse:
+    """The answer to a dependency outage: 503 (or 504), a reason, ``Retry-After``."""
+    response = error_response(exc.status, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BackendUnavailable)
-    response = error_response(503, str(exc))
-    response.headers["Retry-After"] = "1"
-    return response
+    return unavailable_response(exc)
 
 
 def install(app: FastAPI) -> None:

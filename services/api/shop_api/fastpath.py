@@ -5,8 +5,8 @@ A cached product read is the request a shop serves most, and on it FastAPI's mac
 (route matching over every route, dependency solving, parameter validation, a Request
 object) cost more than the Redis round trip. This pure-ASGI layer answers exactly the
 requests whose id FastAPI would accept (ASCII digits, 1..MAX_ID) with the same answers the
-route in ``routes.py`` gives: 200 with the cached JSON bytes (never re-validated), 404 and
-503 with the same ``ErrorBody``. Everything else (another route, another method, an id
+route in ``routes.py`` gives: 200 with the cached JSON bytes (never re-validated), 404, and
+503/504 with the same ``ErrorBody``. Everything else (another route, another method, an id
 FastAPI refuses with 422, a replica still starting) goes to the app, so the OpenAPI
 document and its contract stay the route's. The request still holds one of the replica's
 work slots and is counted under the route template, as any other request.
@@ -62,9 +62,7 @@ class ProductReads:
             async with services.limiter.slot():
                 body = await services.products.read(wanted)
         except errors.BackendUnavailable as exc:
-            response = errors.error_response(503, str(exc))
-            response.headers["Retry-After"] = "1"
-            await response(scope, receive, send)
+            await errors.unavailable_response(exc)(scope, receive, send)
             return
         if body is None:
             await errors.error_response(404, f"product {wanted} does not exist")(

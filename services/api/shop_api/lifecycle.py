@@ -16,6 +16,7 @@ from shop_api import cache, catalog, db, queue
 from shop_api.config import ApiSettings
 from shop_api.metrics import ApiMetrics
 from shop_api.outbox import Outbox
+from shop_api.resilience import setup as resilience
 from shop_api.schema import ensure_schema
 from shop_api.work import WorkLimiter
 
@@ -59,6 +60,7 @@ class Services:
     nats: Any
     limiter: WorkLimiter
     outbox: Outbox
+    guards: resilience.Guards
     cleanup: AsyncExitStack
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -106,6 +108,7 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
     Each connection is registered for closing as soon as it exists, so a start-up that
     fails or is cancelled (SIGTERM while waiting for a dependency) closes what it opened.
     """
+    guards = resilience.build(settings, metrics.registry)
     async with AsyncExitStack() as cleanup:
         pool = await retrying(
             f"postgres at {settings.pg_host}:{settings.pg_port}",
@@ -115,7 +118,7 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
             timeout=STARTUP_TIMEOUT_S,
         )
         cleanup.push_async_callback(close_pool, pool, CLOSE_TIMEOUT_S)
-        database = db.Database(pool, metrics)
+        database = db.Database(pool, metrics, guards.postgres)
         async with database.connection() as conn:
             inserted = await ensure_schema(conn, seed_products=settings.seed_products)
             max_connections = int(await conn.fetchval("SHOW max_connections"))
@@ -135,7 +138,7 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
         await retrying("the JetStream stream", lambda: queue.ensure_stream(js), timeout=10.0)
         redis = cache.connect(settings)
         cleanup.push_async_callback(_close_redis, redis)
-        product_cache = cache.ProductCache(redis, settings.cache_ttl_s, metrics)
+        product_cache = cache.ProductCache(redis, settings.cache_ttl_s, metrics, guards.redis)
         services = Services(
             settings=settings,
             metrics=metrics,
@@ -158,7 +161,8 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
                 concurrency=settings.api_concurrency,
                 metrics=metrics,
             ),
-            outbox=Outbox(database, js, metrics),
+            outbox=Outbox(database, js, metrics, guards.nats, budget_s=guards.deadline_s),
+            guards=guards,
             cleanup=cleanup.pop_all(),
         )
     relay = services.outbox.run_relay(services.stopping)

@@ -123,6 +123,7 @@ ErrorCode = Literal[
     "invalid_request",
     "internal_error",
     "unavailable",
+    "deadline_exceeded",
 ]
 
 

@@ -26,6 +26,8 @@ from uuid import UUID
 from shop_api.db import Database
 from shop_api.metrics import ApiMetrics
 from shop_api.queue import MSG_ID_HEADER, STREAM, SUBJECT
+from shop_api.resilience import deadline
+from shop_api.resilience.guard import Guard
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,14 @@ class OrderMessage:
 
 
 class Outbox:
-    def __init__(self, db: Database, js: Any, metrics: ApiMetrics) -> None:
+    def __init__(
+        self, db: Database, js: Any, metrics: ApiMetrics, guard: Guard, *, budget_s: float = 0.0
+    ) -> None:
         self.db = db
         self.js = js
         self.metrics = metrics
+        self.guard = guard
+        self.budget_s = budget_s
         self._pending: set[asyncio.Task[None]] = set()
 
     async def add(self, conn: Any, message: OrderMessage) -> None:
@@ -69,19 +75,26 @@ class Outbox:
         )
 
     def publish_soon(self, message: OrderMessage) -> None:
-        """Publish after the commit without holding up the 202; the relay is the backstop."""
-        task = asyncio.create_task(self._publish_and_clear(message))
+        """Publish after the commit without holding up the 202; the relay is the backstop.
+
+        The publish gets a deadline of its own (``LAB_API_DEADLINE_MS``), not what the
+        request has left: the order is committed, and the answer does not wait for it."""
+        context = deadline.detached(self.budget_s)
+        task = asyncio.create_task(self._publish_and_clear(message), context=context)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     async def _publish(self, order_id: str, payload: bytes) -> bool:
         try:
-            await self.js.publish(
-                SUBJECT,
-                payload,
-                timeout=PUBLISH_TIMEOUT_S,
-                stream=STREAM,
-                headers={MSG_ID_HEADER: order_id},
+            await self.guard.call(
+                lambda: self.js.publish(
+                    SUBJECT,
+                    payload,
+                    timeout=PUBLISH_TIMEOUT_S,
+                    stream=STREAM,
+                    headers={MSG_ID_HEADER: order_id},
+                ),
+                idempotent=False,  # the relay is the retry
             )
         except Exception as exc:  # any failure leaves the row for the relay
             self.metrics.queue_publish.labels(result="error").inc()

@@ -47,7 +47,9 @@ INSERT_ORDER = (
 ORDER_BY_ID = "SELECT id AS order_id, status, created_at, processed_at FROM orders WHERE id = $1"
 
 
-@router.get("/products/{product_id}", response_model=Product, responses=responses(404, 422, 503))
+@router.get(
+    "/products/{product_id}", response_model=Product, responses=responses(404, 422, 503, 504)
+)
 async def get_product(
     product_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServicesDep
 ) -> Response:
@@ -58,7 +60,7 @@ async def get_product(
     return Response(body, media_type="application/json")
 
 
-@router.get("/products", response_model=ProductPage, responses=responses(422, 503))
+@router.get("/products", response_model=ProductPage, responses=responses(422, 503, 504))
 async def list_products(
     svc: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
@@ -74,7 +76,7 @@ async def list_products(
     "/orders",
     status_code=202,
     response_model=OrderAccepted,
-    responses=responses(400, 415, 422, 503),
+    responses=responses(400, 415, 422, 503, 504),
 )
 async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
     """Store the order and its outbox row in one transaction; 202 once committed."""
@@ -98,7 +100,9 @@ async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
     return OrderAccepted(order_id=message.order_id)
 
 
-@router.get("/orders/{order_id}", response_model=OrderStatus, responses=responses(404, 422, 503))
+@router.get(
+    "/orders/{order_id}", response_model=OrderStatus, responses=responses(404, 422, 503, 504)
+)
 async def get_order(order_id: UUID, svc: ServicesDep) -> OrderStatus:
     async with svc.limiter.slot():
         row = await svc.db.fetchrow("order_by_id", ORDER_BY_ID, order_id)

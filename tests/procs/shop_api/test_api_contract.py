@@ -4,8 +4,9 @@ Against a real replica of the session's native lab (real PostgreSQL, Redis, NATS
 
 - ``test_every_documented_answer_happens_and_matches_the_document`` sends, for every
   route, a request for each status the document lists (202, 404, 415, 422, 503 with
-  Postgres stopped, ...) and validates each answer with openapi-core: the status is
-  listed, the content type and body match its schema. Each request is also checked
+  Postgres stopped, 504 on a replica whose deadline is spent, ...) and validates each
+  answer with openapi-core: the status is listed, the content type and body match its
+  schema. Each request is also checked
   against the document: a request the test means as valid must be valid per the
   schema, one the API refuses as malformed must be invalid per the schema. Finally,
   every (route, status) the document lists must have been seen.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +37,7 @@ from openapi_core.exceptions import OpenAPIError
 
 from lab.lab import Lab
 from lab.wait import http_ok, wait_for
+from tests.procs.shop_api.test_shop_service import shop_process
 
 pytestmark = pytest.mark.procs
 
@@ -128,7 +131,7 @@ JSON = {"content-type": "application/json"}
 
 
 def test_every_documented_answer_happens_and_matches_the_document(
-    contract: Contract, running_lab: Lab
+    contract: Contract, running_lab: Lab, tmp_path: Path
 ) -> None:
     c = contract
     product, products = "/products/{product_id}", "/products"
@@ -191,6 +194,23 @@ def test_every_documented_answer_happens_and_matches_the_document(
     finally:
         running_lab.start("postgres-1")
     wait_for("readyz back to 200", lambda: http_ok(f"{c.url}/readyz"), timeout=20)
+
+    # 504: a replica whose work (200 ms) spends the whole request deadline (100 ms), so
+    # every dependency call is refused before it starts
+    late = {"LAB_API_DEADLINE_MS": "100", "LAB_API_WORK_MS": "200"}
+    with shop_process(running_lab, tmp_path, "api", **late) as api:
+        slow = Contract(api.url, c.document, c.openapi)
+        for method, route, path, body in (
+            ("GET", product, "/products/5", None),
+            ("GET", products, "/products", None),
+            ("POST", orders, orders, order()),
+            ("GET", one_order, f"/orders/{order_id}", None),
+        ):
+            cut = slow.send(method, route, path, 504, data=body, headers=JSON)
+            assert cut.json()["error"] == "deadline_exceeded"
+            assert cut.headers["retry-after"] == "1"
+        slow.session.close()
+    c.seen |= slow.seen
 
     missing = c.documented() - c.seen
     assert not missing, f"documented answers never seen: {sorted(missing)}"

@@ -33,6 +33,7 @@ from shop_api.lifecycle import bounded, start_unless_stopped
 from shop_api.metrics import ApiMetrics, latency_buckets
 from shop_api.models import MAX_ID, ErrorBody, ErrorCode, OrderIn
 from shop_api.outbox import OrderMessage
+from shop_api.resilience import setup as resilience
 from shop_api.work import WorkLimiter, burn_cpu
 from shop_worker.config import WorkerSettings
 from shop_worker.httpd import MetricsServer
@@ -236,13 +237,21 @@ def test_openapi_documents_every_answer_with_one_error_shape() -> None:
         "415",
         "422",
         "503",
+        "504",
     }
+    for status in ("503", "504"):
+        answer = document["paths"]["/orders"]["post"]["responses"][status]
+        assert "Retry-After" in answer["headers"]
     assert set(document["paths"]["/products/{product_id}"]["get"]["responses"]) == {
         "200",
         "404",
         "422",
         "503",
+        "504",
     }
+    for status in ("503", "504"):
+        answer = document["paths"]["/orders"]["post"]["responses"][status]
+        assert "Retry-After" in answer["headers"]
     metrics = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(metrics) == ["text/plain; version=0.0.4; charset=utf-8"]
     assert schemas["OrderIn"]["properties"]["product_id"]["maximum"] == MAX_ID
@@ -251,10 +260,14 @@ def test_openapi_documents_every_answer_with_one_error_shape() -> None:
 # --- metrics --------------------------------------------------------------------------
 
 
+def guards(metrics: ApiMetrics) -> resilience.Guards:
+    return resilience.build(ApiSettings(replica="t"), metrics.registry)
+
+
 def test_knob_gauges_show_the_running_settings() -> None:
     metrics = ApiMetrics(0.25)
     WorkLimiter(mode="cpu", work_ms=25, concurrency=2, metrics=metrics)
-    ProductCache(Redis(), 0, metrics)
+    ProductCache(Redis(), 0, metrics, guards(metrics).redis)
     value = metrics.registry.get_sample_value
     assert value("shop_work_mode", {"mode": "cpu"}) == 1
     assert value("shop_work_mode", {"mode": "io"}) == 0
@@ -285,7 +298,7 @@ def test_db_knob_gauges_show_the_running_settings() -> None:
     from shop_api.catalog import ProductReader
 
     metrics = ApiMetrics(0.25)
-    cache = ProductCache(Redis(), 30, metrics)
+    cache = ProductCache(Redis(), 30, metrics, guards(metrics).redis)
     ProductReader(None, cache, metrics, work="cpu", query_ms=15, single_flight=True)  # type: ignore[arg-type]
     value = metrics.registry.get_sample_value
     assert value("shop_db_query_cost_seconds") == 0.015
