@@ -113,6 +113,8 @@ def fault(run: PhaseRun, step: FaultStep) -> None:
     if step.action == "start":
         lab.start(target)
         changes.down.pop(target, None)
+    elif step.action == "restart":
+        lab.restart(target)
     elif step.action == "resume":
         lab.resume(target)
         changes.down.pop(target, None)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.defaults import AUDIT_DRAIN_S
 from lab.errors import LabStateError
 from lab.run.reader import read_events, read_verdict
 from lab.scenario.loader import LoadedScenario, load_scenario
 from lab.scenario.model import STEP_KINDS
-from lab.scenario.runner import RunResult, ScenarioRunner
+from lab.scenario.runner import AUDIT_CHECK, RunResult, ScenarioRunner
 from lab.scenario.steps import HANDLERS
 from lab.settings import Settings
 from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
@@ -107,8 +108,11 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
         ("the knee held when confirmed", True),
         ("throughput scales with replicas", True),
         ("error ratio under 1%", True),
+        (AUDIT_CHECK, True),
     ]
     assert verdict.passed and verdict.aborted is None
+    assert verdict.audit is not None and verdict.audit.redelivered == 1
+    assert lab.audits == [(verdict.started, AUDIT_DRAIN_S)]  # after the load, with a drain
     assert verdict.saturation is not None and verdict.saturation.resource is None
     assert result.report == result.run_dir / "report.html" and lab.reports == [result.run_dir]
     assert read_verdict(result.run_dir / "verdict.json") == verdict
@@ -178,6 +182,16 @@ def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: P
     kinds = [e.kind for e in read_events(runner.run_dir / "events.jsonl")]
     assert kinds[kinds.index("kill") :].count("start") == 1 and "restore" in kinds
     assert (runner.run_dir / "timeseries.csv").is_file() and lab.load.closed
+    assert lab.audits == [(verdict.started, 0.0)]  # audited, without waiting for a drain
+    assert verdict.audit is not None and verdict.audit.passed
+
+
+def test_a_failed_audit_fails_the_run(tmp_path: Path) -> None:
+    lab = FakeLab(tmp_path, World(FakeClock()))
+    lab.audit_passes = False
+    verdict = run(lab, quick(WORKER_FAILURE)).verdict
+    assert [c.name for c in verdict.checks if not c.passed] == [AUDIT_CHECK]
+    assert not verdict.passed
 
 
 def test_ctrl_c_puts_replicas_back(tmp_path: Path) -> None:
