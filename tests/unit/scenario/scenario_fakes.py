@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from lab.errors import AlreadyRunning
 from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
@@ -303,6 +304,7 @@ class FakeLab:
         self.reports: list[Path] = []
         self.audits: list[tuple[float, float]] = []
         self.audit_passes = True
+        self.healed: set[str] = set()
 
     def is_up(self) -> bool:
         return self.running
@@ -332,6 +334,8 @@ class FakeLab:
         self.events.emit("stop", f"stop {instance}", instance=instance)
 
     def start(self, instance: str) -> None:
+        if instance in self.healed:  # its restart policy brought it back already
+            raise AlreadyRunning(f"{instance} is already running")
         self.world.change("start", instance)
         self.events.emit("start", f"start {instance}", instance=instance)
 

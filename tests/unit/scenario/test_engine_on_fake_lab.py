@@ -186,6 +186,15 @@ def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: P
     assert verdict.audit is not None and verdict.audit.passed
 
 
+def test_a_start_step_on_an_instance_its_policy_restarted_goes_on(tmp_path: Path) -> None:
+    lab = FakeLab(tmp_path, World(FakeClock()))
+    lab.healed.add("worker-1")
+    result = run(lab, quick(WORKER_FAILURE))
+    assert result.verdict.aborted is None
+    messages = [e.message for e in read_events(result.run_dir / "events.jsonl")]
+    assert "worker-1 already running (restarted by its policy)" in messages
+
+
 def test_a_failed_audit_fails_the_run(tmp_path: Path) -> None:
     lab = FakeLab(tmp_path, World(FakeClock()))
     lab.audit_passes = False
