@@ -9,13 +9,16 @@ undone after that long, and on Ctrl-C.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Annotated
 
 import typer
 
 from lab.cli.context import console, make_lab
-from lab.errors import ConfigError
+from lab.errors import AlreadyRunning, ConfigError
 from lab.lab import Lab
+from lab.process_groups import shielded
 
 app = typer.Typer(help="Process faults: kill, stop, start, restart, pause, resume.")
 
@@ -27,19 +30,25 @@ For = Annotated[
 ]
 
 
-def _held(lab: Lab, instance: str, seconds: float | None, undo: str) -> None:
-    """Keep a fault for ``seconds``, then undo it, also on Ctrl-C."""
-    if seconds is None:
-        console.print(f"undo with `lab fault proc {undo} {instance}`")
-        return
-    if seconds <= 0:
+@contextmanager
+def _held(lab: Lab, instance: str, seconds: float | None, undo: str) -> Iterator[None]:
+    """Around a fault: keep it ``seconds``, then undo it, also on Ctrl-C (even one that
+    comes while the fault is being applied). Without ``seconds`` the fault stays."""
+    if seconds is not None and seconds <= 0:
         raise ConfigError(f"--for must be more than 0 seconds, not {seconds:g}")
     try:
+        yield
+        if seconds is None:
+            console.print(f"undo with `lab fault proc {undo} {instance}`")
+            return
         with console.status(f"holding for {seconds:g} s (Ctrl-C ends it early)…"):
             time.sleep(seconds)
     finally:
-        getattr(lab, undo)(instance)
-        console.print(f"{UNDONE[undo]} {instance}")
+        if seconds is not None:
+            with shielded():  # a second Ctrl-C must not leave the fault in place
+                with suppress(AlreadyRunning):  # interrupted before the fault took hold
+                    getattr(lab, undo)(instance)
+                console.print(f"{UNDONE[undo]} {instance}")
 
 
 @app.command()
@@ -53,9 +62,9 @@ def kill(instance: Instance) -> None:
 def stop(instance: Instance, for_s: For = None) -> None:
     """Stop gracefully (SIGTERM); a stopped instance is never restarted by its policy."""
     lab = make_lab()
-    lab.stop(instance)
-    console.print(f"stopped {instance}")
-    _held(lab, instance, for_s, "start")
+    with _held(lab, instance, for_s, "start"):
+        lab.stop(instance)
+        console.print(f"stopped {instance}")
 
 
 @app.command()
@@ -76,9 +85,9 @@ def restart(instance: Instance) -> None:
 def pause(instance: Instance, for_s: For = None) -> None:
     """Freeze (SIGSTOP; docker pause): alive, holding its connections, answering nothing."""
     lab = make_lab()
-    lab.pause(instance)
-    console.print(f"paused {instance}")
-    _held(lab, instance, for_s, "resume")
+    with _held(lab, instance, for_s, "resume"):
+        lab.pause(instance)
+        console.print(f"paused {instance}")
 
 
 @app.command()
