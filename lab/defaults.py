@@ -76,3 +76,12 @@ LOAD_SKEW: Final = 1.1
 """Zipf exponent of product popularity (0 = uniform)."""
 OPEN_LOOP_HEADROOM: Final = 2.0
 """An open loop's pool of users, when not given: rate × max(latency, SLO) × this."""
+
+# -- the integrity audit at the end of a run (lab/run/audit.py) -----------------------------
+AUDIT_DRAIN_S: Final = 30.0
+"""How long the audit waits for the queue to drain before it judges what is left."""
+SEED_STOCK: Final = 1_000_000
+"""Every seeded product's starting stock (shop_api.schema.INITIAL_STOCK)."""
+ORDERS_STREAM: Final = "ORDERS"
+ORDERS_CONSUMER: Final = "workers"
+"""The JetStream stream and durable consumer of orders (shop_api.queue STREAM, CONSUMER)."""

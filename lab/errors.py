@@ -67,6 +67,10 @@ class LabStateError(LabError):
     """The lab is not in the state the command needs."""
 
 
+class AlreadyRunning(LabStateError):
+    """``start`` of an instance that runs (e.g. its restart policy brought it back)."""
+
+
 class PrometheusError(LabError):
     """Prometheus is unreachable or answered a query with an error."""
 

@@ -30,6 +30,7 @@ from lab.settings import Settings
 if TYPE_CHECKING:
     from lab.load.driver import LoadDriver
     from lab.metrics.prom import PrometheusClient
+    from lab.run.audit import Audit
     from lab.run.timeseries import Table
     from lab.scenario.measure import Measurer
 
@@ -142,6 +143,28 @@ class Lab:
         step = max(self.settings.scrape_interval_s, math.ceil((end - start) / MAX_POINTS))
         return collect(self.prometheus, start, end, step)
 
+    def audit(self, since: float, *, drain_s: float) -> Audit:
+        """The integrity audit (``lab.run.audit``) against this lab's Postgres and NATS:
+        every order accepted is processed exactly once; the counts of those since
+        ``since`` (epoch seconds). Waits up to ``drain_s`` for the queue to drain."""
+        from urllib.parse import quote
+
+        from lab.errors import LabError
+        from lab.run.audit import Audit, audit
+
+        try:
+            pg, nats = self.runtime.endpoint("postgres"), self.runtime.endpoint("nats")
+            pg_pw = quote(self.runtime.read_secret("pg_password"), safe="")
+            nats_pw = quote(self.runtime.read_secret("nats_password"), safe="")
+        except (LabError, OSError) as exc:
+            return Audit(False, f"the audit could not reach the lab: {exc}")
+        return audit(
+            f"postgresql://lab:{pg_pw}@{pg.address}/shop",
+            f"nats://lab:{nats_pw}@{nats.address}",
+            since=since,
+            drain_s=drain_s,
+        )
+
     def render_report(self, run_dir: Path) -> Path:
         from lab.report import render_run
 
@@ -188,6 +211,12 @@ class Lab:
     def start(self, instance: str) -> None:
         self.runtime.start(instance)
         self.events.emit("start", f"start {instance}", instance=instance, tags=("fault", "start"))
+
+    def restart(self, instance: str) -> None:
+        self.runtime.restart(instance)
+        self.events.emit(
+            "restart", f"restart {instance}", instance=instance, tags=("fault", "restart")
+        )
 
     def pause(self, instance: str) -> None:
         self.runtime.pause(instance)

@@ -99,6 +99,18 @@ def reap() -> None:
             del _CHILDREN[pid]
 
 
+def exit_code(pid: int) -> int | None:
+    """The exit code of a finished child this process spawned (128 + the signal that ended
+    it, as Docker reports it); None while it runs, or when it is not our child."""
+    child = _CHILDREN.get(pid)
+    if child is None:
+        return None
+    code = child.poll()
+    if code is not None and code < 0:
+        return 128 - code  # as a shell and Docker report it: SIGKILL -> 137
+    return code
+
+
 def _primary_group(user: str) -> int:
     import pwd
 

@@ -3,8 +3,9 @@
 (The scenario's ``topology`` is something else: the lab shape a scenario needs.)
 Both runtimes start from the same file. The native runtime needs, per service: what it
 is (``x-lab.kind``), the port it serves inside its container (``x-lab.port``), whether it
-scales, what it depends on (start order), its default replica count, and the
-``environment`` knobs (``${VAR:-default}`` resolved against the process environment).
+scales, what it depends on (start order), its default replica count, its ``restart:``
+policy (honoured natively by ``lab.runtime.native.supervisor``), and the ``environment``
+knobs (``${VAR:-default}`` resolved against the process environment).
 """
 
 from __future__ import annotations
@@ -41,6 +42,34 @@ def interpolate(value: str, env: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
+class RestartPolicy:
+    """compose.yaml's ``restart:``: ``no`` (the default), ``always``, ``unless-stopped``,
+    ``on-failure`` or ``on-failure:N`` (at most N restarts; 0 or none: no limit)."""
+
+    name: str = "no"
+    max_retries: int = 0
+
+    @classmethod
+    def parse(cls, raw: object, *, where: str = "restart") -> RestartPolicy:
+        text = "no" if raw is None or raw is False else str(raw).strip()
+        name, _, count = text.partition(":")
+        if name in ("no", "always", "unless-stopped") and not count:
+            return cls(name)
+        if name == "on-failure":
+            if not count:
+                return cls(name)
+            if count.isdigit():
+                return cls(name, int(count))
+        raise ConfigError(
+            f"{where}: {text!r} is not a restart policy",
+            hint="no | always | unless-stopped | on-failure[:max-retries]",
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.max_retries}" if self.max_retries else self.name
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     kind: str
@@ -49,6 +78,7 @@ class ServiceSpec:
     depends_on: tuple[str, ...]
     replicas: int
     environment: dict[str, str] = field(default_factory=dict)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 @dataclass(frozen=True)
@@ -128,4 +158,5 @@ def _service(path: Path, name: str, body: dict[str, Any], env: Mapping[str, str]
         depends_on=depends,
         replicas=replicas,
         environment={str(k): interpolate(str(v), env) for k, v in environment.items()},
+        restart=RestartPolicy.parse(body.get("restart"), where=f"{path.name}: {name}.restart"),
     )

@@ -19,8 +19,10 @@ from lab.report.lesson import (
 )
 from lab.report.plots import Plot
 from lab.report.summary import (
+    AUDIT_HEADER,
     CHECK_HEADER,
     PHASE_HEADER,
+    audit_rows,
     check_rows,
     headline,
     phase_rows,
@@ -98,6 +100,9 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         parts.append(table(KNEE_HEADER, rows))
     if (note := saturation_text(run)) is not None:
         parts += ["<h2>Saturation</h2>", f"<p>{escape(note)}</p>"]
+    if (rows := audit_rows(run)) and run.verdict.audit is not None:
+        parts += ["<h2>Integrity audit</h2>", table(AUDIT_HEADER, rows)]
+        parts.append(f"<p>{escape(run.verdict.audit.detail)}</p>")
     parts.append("<h2>Over time</h2>")
     parts.append(
         "<p class='note'>Shaded bands are the phases; dashed lines are scale and fault "

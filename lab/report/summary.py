@@ -86,6 +86,40 @@ def saturation_text(run: RunRecord) -> str | None:
     return sat.detail or (f"{sat.resource} saturated" if sat.resource else "nothing saturated")
 
 
+AUDIT_HEADER = (
+    "verdict",
+    "accepted",
+    "processed",
+    "deliveries",
+    "redelivered",
+    "stuck",
+    "outbox left",
+    "queue pending / unacked",
+)
+
+
+def audit_rows(run: RunRecord) -> list[tuple[str, ...]]:
+    """The integrity audit's counts, one row (none for a run from before the audit)."""
+    a = run.verdict.audit
+    if a is None:
+        return []
+    queue = f"{a.num_pending if a.num_pending is not None else '?'} / " + (
+        f"{a.num_ack_pending if a.num_ack_pending is not None else '?'}"
+    )
+    return [
+        (
+            "exact" if a.passed else "FAILED",
+            str(a.orders),
+            str(a.processed),
+            str(a.deliveries),
+            str(a.redelivered),
+            str(a.stuck),
+            str(a.outbox_left),
+            queue,
+        )
+    ]
+
+
 def write_summary(run: RunRecord, path: Path) -> None:
     v = run.verdict
     lines = [
@@ -127,6 +161,10 @@ def write_summary(run: RunRecord, path: Path) -> None:
         lines += ["", *table(KNEE_HEADER, rows)]
     if (note := saturation_text(run)) is not None:
         lines += ["", "## Saturation", "", note]
+    if rows := audit_rows(run):
+        assert run.verdict.audit is not None
+        lines += ["", "## Integrity audit", "", *table(AUDIT_HEADER, rows), ""]
+        lines.append(run.verdict.audit.detail)
     lines += ["", "Plots: `plots/*.png`; everything in one page: `report.html`.", ""]
     atomic_write_text(path, "\n".join(lines))
 

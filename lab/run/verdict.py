@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.fsio import atomic_write_text
+from lab.run.audit import Audit
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class Verdict:
     knee: Knee | None = None
     saturation: Saturation | None = None
     aborted: str | None = None  # why the run stopped early (Ctrl-C, an error)
+    audit: Audit | None = None  # the integrity audit at the run's end (lab.run.audit)
 
     @property
     def passed(self) -> bool:
@@ -210,6 +212,7 @@ class Verdict:
             "knee": knee,
             "saturation": None if self.saturation is None else asdict(self.saturation),
             "aborted": self.aborted,
+            "audit": None if self.audit is None else self.audit.to_json(),
         }
 
     @classmethod
@@ -246,6 +249,7 @@ def _verdict(raw: Mapping[str, Any]) -> Verdict:
         knee=_knee(knee) if isinstance(knee, Mapping) else None,
         saturation=_saturation(raw.get("saturation")),
         aborted=raw.get("aborted"),
+        audit=Audit.from_json(raw["audit"]) if isinstance(raw.get("audit"), Mapping) else None,
     )
 
 

@@ -108,7 +108,13 @@ class Runtime(Protocol):
         ...
 
     def kill(self, instance: str) -> None:
-        """Kill one instance at once (SIGKILL)."""
+        """Kill one instance at once (SIGKILL) as a crash would: unlike ``stop``, its
+        ``restart:`` policy brings it back (natively the supervisor, under Docker the
+        daemon)."""
+        ...
+
+    def restart(self, instance: str) -> None:
+        """Stop one instance gracefully, then start it and wait until it is ready."""
         ...
 
     def start(self, instance: str) -> None:
@@ -129,6 +135,10 @@ class Runtime(Protocol):
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         """Log lines of every instance of ``service``, prefixed with the instance name."""
+        ...
+
+    def read_secret(self, name: str) -> str:
+        """One of the lab's generated secrets (``pg_password``, ``nats_password``...)."""
         ...
 
     def replicas(self) -> Mapping[str, int]:

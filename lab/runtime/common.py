@@ -80,8 +80,15 @@ class RuntimeBase:
         self._change(instance, "stop")
 
     def kill(self, instance: str) -> None:
-        """Kill one instance at once (SIGKILL)."""
+        """Kill one instance at once (SIGKILL), as a crash: its ``restart:`` policy
+        decides whether it comes back (a ``stop`` never does)."""
         self._change(instance, "kill")
+
+    def restart(self, instance: str) -> None:
+        """Stop one instance gracefully, start it again, wait until it is ready
+        (``docker restart``)."""
+        self._change(instance, "stop")
+        self._change(instance, "start")
 
     def start(self, instance: str) -> None:
         """Start a stopped or killed instance again and wait until it is ready."""

@@ -200,11 +200,13 @@ class ScaleStep(Strict):
 
 
 class FaultStep(Strict):
-    """Stop, kill or start one instance: ``instance: api-2`` or ``service`` + ``index``."""
+    """A process fault on one instance: ``instance: api-2`` or ``service`` + ``index``."""
 
     kind: Literal["fault"]
-    action: Literal["stop", "kill", "start", "pause", "resume"] = Field(
-        description="pause: freeze (SIGSTOP / docker pause) until resume"
+    action: Literal["stop", "kill", "start", "restart", "pause", "resume"] = Field(
+        description="kill: a crash (its restart policy may bring it back); stop: on purpose "
+        "(never restarted); restart: stop + start; pause: freeze (SIGSTOP / docker pause) "
+        "until resume. Whatever is still down or paused is undone at the run's end."
     )
     instance: Annotated[str, Field(pattern=r"^[a-z0-9_-]+-\d+$")] | None = None
     service: Name | None = None

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
+from lab.run.audit import Audit
 from lab.run.timeseries import Table
 from lab.scenario.measure import Window
 from lab.settings import Settings
@@ -133,7 +134,13 @@ class Lab(Protocol):
 
     def stop(self, instance: str) -> None: ...
 
-    def start(self, instance: str) -> None: ...
+    def start(self, instance: str) -> None:
+        """Start a stopped or killed instance; ``AlreadyRunning`` if it runs."""
+        ...
+
+    def restart(self, instance: str) -> None:
+        """Stop gracefully, start again, wait until ready."""
+        ...
 
     def pause(self, instance: str) -> None:
         """Freeze an instance (SIGSTOP): it holds its connections and answers nothing."""
@@ -145,6 +152,10 @@ class Lab(Protocol):
 
     def replicas(self) -> Mapping[str, int]:
         """Replicas per service as the runtime set them (the plan, not a measurement)."""
+        ...
+
+    def audit(self, since: float, *, drain_s: float) -> Audit:
+        """The integrity audit: every accepted order processed exactly once."""
         ...
 
     def answers(self, service: str, path: str) -> bool:

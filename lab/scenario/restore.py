@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from lab.errors import LabError
+from lab.errors import AlreadyRunning, LabError
 from lab.scenario.context import Changes
 from lab.scenario.ports import Lab
 
@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def restore(lab: Lab, changes: Changes) -> list[str]:
-    """Resume paused instances, start stopped or killed ones, scale services back;
-    returns what was done (and forgets it: a second call does nothing)."""
+    """Resume paused instances, start stopped or killed ones (a killed one its restart
+    policy brought back already is left as it is), scale services back; returns what
+    was done (and forgets it: a second call does nothing)."""
     restored: list[str] = []
     for instance in list(changes.down):
         try:
@@ -22,8 +23,11 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
                 lab.resume(instance)
                 restored.append(f"resumed {instance}")
             else:
-                lab.start(instance)
-                restored.append(f"started {instance}")
+                try:
+                    lab.start(instance)
+                    restored.append(f"started {instance}")
+                except AlreadyRunning:
+                    pass
             del changes.down[instance]
         except LabError as exc:
             log.warning("could not start %s again: %s", instance, exc)

@@ -6,7 +6,8 @@
     3. phases and their steps (``steps``), under load; then the final checks and the
        saturated resource
     4. always (end, error, Ctrl-C): stop the load, restore replica counts and faulted
-       instances (``restore``), write the run folder (``lab.run``) and render the report
+       instances (``restore``), audit the orders (``lab.run.audit``: each accepted order
+       processed exactly once), write the run folder (``lab.run``) and render the report
 
 The runner sees the lab through ``ports.Lab`` only. Every event goes through
 ``lab.events`` (so listeners such as Grafana annotations get it) and into the run
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import rules
+from lab.defaults import AUDIT_DRAIN_S
 from lab.errors import LabError, LabStateError, NotReadyError
 from lab.events import Event
 from lab.run.folder import RunFolder
-from lab.run.verdict import Verdict
+from lab.run.verdict import CheckResult, Verdict
 from lab.scenario import checks, knobs
 from lab.scenario.context import Changes, RunContext, evaluate, record
 from lab.scenario.loader import LoadedScenario
@@ -40,6 +42,7 @@ from lab.settings import Settings
 
 log = logging.getLogger(__name__)
 READY_POLL_S = 0.5
+AUDIT_CHECK = "integrity audit: every accepted order processed exactly once"
 
 
 def scenario_settings(settings: Settings, scenario: Scenario) -> Settings:
@@ -129,6 +132,7 @@ class ScenarioRunner:
             with _no_interrupts():
                 restore(self.lab, self.changes)
                 verdict.ended = clock.time()
+                self._audit(verdict)
                 status = "passed" if verdict.passed else "failed"
                 self.lab.events.emit(
                     "scenario",
@@ -228,6 +232,27 @@ class ScenarioRunner:
                     load.copy_csvs(folder.dir)
                 except LabError as exc:  # must not hide why the run ended
                     log.warning("could not stop the load cleanly or copy its CSVs: %s", exc)
+
+    def _audit(self, verdict: Verdict) -> None:
+        """Every run ends with the integrity audit, a check like any other (an aborted
+        run's without waiting for the queue to drain)."""
+        drain = 0.0 if verdict.aborted else AUDIT_DRAIN_S
+        found = verdict.audit = self.lab.audit(verdict.started, drain_s=drain)
+        verdict.checks.append(
+            CheckResult(
+                AUDIT_CHECK,
+                found.passed,
+                float(found.processed),
+                f"{found.orders} accepted, each processed once",
+                found.detail,
+            )
+        )
+        self.lab.events.emit(
+            "audit",
+            f"integrity audit {'passed' if found.passed else 'FAILED'}: {found.detail}",
+            passed=found.passed,
+            tags=("audit",),
+        )
 
     def _finish(self, folder: RunFolder, verdict: Verdict) -> tuple[Path | None, str | None]:
         """Write timeseries.csv and verdict.json, render the report: (report, error)."""

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lab.errors import LabError
+from lab.errors import AlreadyRunning, LabError
 from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult
 from lab.scenario import predict
@@ -111,8 +111,15 @@ def scale(run: PhaseRun, step: ScaleStep) -> None:
 def fault(run: PhaseRun, step: FaultStep) -> None:
     lab, target, changes = run.ctx.lab, step.target, run.ctx.changes
     if step.action == "start":
-        lab.start(target)
+        try:
+            lab.start(target)
+        except AlreadyRunning:  # a crash its restart policy already healed
+            lab.events.emit(
+                "start", f"{target} already running (restarted by its policy)", instance=target
+            )
         changes.down.pop(target, None)
+    elif step.action == "restart":
+        lab.restart(target)
     elif step.action == "resume":
         lab.resume(target)
         changes.down.pop(target, None)

@@ -108,3 +108,10 @@ def test_one_replica_capacity_follows_from_the_knobs() -> None:
     # the figure every lesson starts from: 4 slots / 40 ms = 100 req/s
     capacity = defaults.API_CONCURRENCY / (defaults.API_WORK_MS / 1000)
     assert capacity == pytest.approx(100.0)
+
+
+def test_the_audit_knows_the_shops_stock_stream_and_consumer() -> None:
+    from shop_api import queue, schema
+
+    assert defaults.SEED_STOCK == schema.INITIAL_STOCK
+    assert (defaults.ORDERS_STREAM, defaults.ORDERS_CONSUMER) == (queue.STREAM, queue.CONSUMER)

@@ -3,7 +3,8 @@
 One ``DockerClient`` per lab, with an explicit project name (``settings.compose_project``)
 and ``.lab/compose.env`` as its env file. Instance ``api-2`` is container
 ``<project>-api-2``. ``up`` and ``scale`` go through ``docker compose up --wait`` with the
-desired replica counts; ``stop``/``kill``/``start`` act on one container. What is running
+desired replica counts; ``stop``/``kill``/``start`` act on one container (``kill`` as a
+crash: Docker's restart policy brings it back, see ``_crash``). What is running
 is always read back from Docker (``compose ps``), never assumed.
 
 Scrape targets registered while the lab runs (Locust's exporter, a host process) are
@@ -14,7 +15,9 @@ read-only; such a program listens on the gateway address of the project's networ
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,7 +25,7 @@ import yaml
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
-from lab.errors import ConfigError, LabCommandError, LabStateError
+from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateError
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key
 from lab.runtime.compose import lb, secrets, state
@@ -291,7 +294,7 @@ class ComposeRuntime(RuntimeBase):
             docker = self._docker(st)
             if action == "start":
                 if container.state.running:
-                    raise LabStateError(f"{instance} is already running")
+                    raise AlreadyRunning(f"{instance} is already running")
                 self._call(f"start {instance}", docker.container.start, container)
                 self._wait_healthy(docker, str(container.name), instance)
                 st.stopped = [s for s in st.stopped if s != instance]
@@ -299,9 +302,11 @@ class ComposeRuntime(RuntimeBase):
                 self._call(f"stop {instance}", docker.container.stop, container, time=10)
                 st.stopped = sorted({*st.stopped, instance})
             else:
-                self._call(f"kill {instance}", docker.container.kill, container)
+                _crash(container, instance)
             state.save_state(self.settings.state_dir, st)
-            if instance.startswith("api-"):
+            # a crash is not waited for: HAProxy finds out by its health checks, and
+            # the restart policy may bring the replica back before it does
+            if instance.startswith("api-") and action != "kill":
                 running = sum(
                     1 for i in self.status().of("api") if i.state is InstanceState.RUNNING
                 )
@@ -349,6 +354,25 @@ class ComposeRuntime(RuntimeBase):
             return fn(*args, **kwargs)
         except DockerException as exc:
             raise _command_error(exc, what=what, project=self.project) from exc
+
+
+def _crash(container: Container, instance: str) -> None:
+    """SIGKILL the container's main process from the host, as a crash would end it.
+
+    Not ``docker kill``: the daemon takes that for a manual stop and cancels the
+    container's restart policy; a process that dies on its own is restarted by it."""
+    pid = container.state.pid
+    if not container.state.running or not pid:
+        raise LabStateError(f"{instance} is not running", hint="`lab status` shows it")
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except PermissionError as exc:
+        raise LabStateError(
+            f"cannot kill {instance}'s process {pid}: {exc}",
+            hint="killing a container's process needs root on the Docker host",
+        ) from exc
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
 
 
 def _graph_with_includes(settings: Settings) -> ServiceGraph:

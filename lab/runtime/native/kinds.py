@@ -12,6 +12,7 @@ from lab.runtime.native.services import (
     ProcessExporter,
     Prometheus,
     RedisExporter,
+    Supervisor,
     Worker,
 )
 
@@ -28,6 +29,7 @@ LAUNCHERS: dict[str, type[Launcher]] = {
         RedisExporter,
         ProcessExporter,
         Prometheus,
+        Supervisor,
     )
 }
 # Kinds compose runs that have no native process: secrets are files natively; Grafana

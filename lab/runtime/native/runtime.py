@@ -3,6 +3,8 @@
 State, configs, data and logs live under ``.lab/`` (``settings.state_dir``). Start order
 follows ``depends_on``; services of one level start together and are waited for
 together, each with a readiness check, so ``lab up`` takes as long as the slowest chain.
+Last of all starts the supervisor (``lab.runtime.native.supervisor``): it honours the
+services' ``restart:`` policies while no ``lab`` command runs, through ``respawn``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 from lab import process_groups as groups
 from lab.defaults import MAX_REPLICAS
-from lab.errors import ConfigError, LabStateError
+from lab.errors import AlreadyRunning, ConfigError, LabStateError
 from lab.process_groups import ProcRecord
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
@@ -25,7 +27,7 @@ from lab.runtime.native.readiness import wait_all_ready
 from lab.runtime.native.services import LoadBalancer
 from lab.runtime.native.state import NativeState, StateStore
 from lab.settings import Settings
-from lab.topology import ServiceSpec, load_service_graph
+from lab.topology import RestartPolicy, ServiceSpec, load_service_graph
 from lab.wait import free_port
 
 # Not in compose.yaml: under Compose, lab.agents.container_exporter measures containers.
@@ -36,7 +38,9 @@ PROCESS_EXPORTER = ServiceSpec(
     scalable=False,
     depends_on=(),
     replicas=1,
+    restart=RestartPolicy("unless-stopped"),
 )
+SUPERVISOR_NAME = "lab-supervisor"
 
 
 class NativeRuntime(RuntimeBase):
@@ -54,7 +58,16 @@ class NativeRuntime(RuntimeBase):
         ]
         if unknown:
             raise ConfigError(f"compose.yaml services with no native launcher: {unknown}")
-        self.specs: list[ServiceSpec] = [PROCESS_EXPORTER, *specs]
+        # the supervisor depends on everything: it starts last and stops first
+        supervisor = ServiceSpec(
+            name=SUPERVISOR_NAME,
+            kind="supervisor",
+            port=None,
+            scalable=False,
+            depends_on=tuple(s.name for s in (PROCESS_EXPORTER, *specs)),
+            replicas=1,
+        )
+        self.specs: list[ServiceSpec] = [PROCESS_EXPORTER, *specs, supervisor]
         self.launchers: dict[str, Launcher] = {s.name: LAUNCHERS[s.kind](s) for s in self.specs}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -144,6 +157,37 @@ class NativeRuntime(RuntimeBase):
         """Thaw a paused instance (SIGCONT)."""
         self._signal(instance, signal.SIGCONT)
 
+    def respawn(self, instance: str) -> ProcRecord | None:
+        """Start again an instance that died while it should run (the supervisor's
+        restart), wait until it is ready and, for an API replica, until HAProxy has it
+        back. None when it needs no restart any more (stopped on purpose, scaled away,
+        already back). Raises ``NotReadyError`` when it fails to start; it stays
+        recorded, dead, for the supervisor's next try."""
+        with self._locked():
+            state = self.store.load()
+            rec = state.instances.get(instance) if state is not None else None
+            if state is None or rec is None or rec.desired != "running" or rec.alive():
+                return None
+            ctx = NativeContext(self.settings, self.graph, state)
+            launcher = self.launchers[rec.service]
+            self._spawn(ctx, launcher, rec)
+            try:
+                wait_all_ready(ctx, [(launcher, rec)], timeout=self.settings.ready_timeout_s)
+            except BaseException:
+                groups.kill(rec)
+                self.store.save(state)
+                raise
+            lb_rec = state.instances.get("lb-1")
+            if rec.service == "api" and lb_rec is not None and lb_rec.alive():
+                self._lb_enable(ctx, [rec])
+            self._publish(ctx)
+            return rec
+
+    def policy(self, service: str) -> RestartPolicy:
+        """The ``restart:`` policy of ``service`` (``no`` for one not in the topology)."""
+        spec = next((s for s in self.specs if s.name == service), None)
+        return spec.restart if spec is not None else RestartPolicy()
+
     def _signal(self, instance: str, sig: signal.Signals) -> None:
         state = self._require_up()
         rec = state.instances.get(instance)
@@ -158,6 +202,10 @@ class NativeRuntime(RuntimeBase):
             known = ", ".join(sorted(k for k in state.ports if k in self.launchers))
             raise ConfigError(f"no endpoint for {service!r}", hint=f"known: {known}")
         return Endpoint(self.settings.bind_host, state.ports[key])
+
+    def read_secret(self, name: str) -> str:
+        """One generated secret by name (``.lab/secrets/<name>``)."""
+        return NativeContext(self.settings, self.graph, NativeState()).secret(name)
 
     def replicas(self) -> Mapping[str, int]:
         state = self.store.load()
@@ -285,17 +333,18 @@ class NativeRuntime(RuntimeBase):
             launcher = self.launchers[rec.service]
             if action == "start":
                 if rec.alive():
-                    raise LabStateError(f"{instance} is already running")
+                    raise AlreadyRunning(f"{instance} is already running")
                 self._start_records(ctx, launcher, [rec])
                 if rec.service == "api" and "lb" in self.launchers:
                     self._lb_enable(ctx, [rec])
-            else:
-                if action == "stop":
-                    self._lb_disable(ctx, rec)
-                    groups.terminate(rec, sig=launcher.stop_signal)
-                else:
-                    groups.kill(rec)
+            elif action == "stop":
+                # recorded before the signal: the supervisor must not take it for a crash
                 rec.desired = "stopped"
+                self.store.save(ctx.state)
+                self._lb_disable(ctx, rec)
+                groups.terminate(rec, sig=launcher.stop_signal)
+            else:  # a crash: its restart policy decides whether it comes back
+                groups.kill(rec)
             self.store.save(ctx.state)
             self._publish(ctx)
 

@@ -189,3 +189,35 @@ class Prometheus(Launcher):
 
     def ready(self, ctx: NativeContext, rec: ProcRecord) -> bool:
         return http_ok(f"http://{ctx.host}:{ctx.port('prometheus')}/-/ready")
+
+
+class Supervisor(Launcher):
+    """The native stand-in for Docker's restart policies (``lab.runtime.native.supervisor``):
+    started last by ``lab up``, stopped first by ``lab down``. It reads the settings the
+    lab was started with from a private file, so what it restarts gets the same knobs."""
+
+    kind = "supervisor"
+
+    def settings_path(self, ctx: NativeContext) -> Path:
+        return ctx.dir("config") / "settings.json"
+
+    def ready_path(self, ctx: NativeContext) -> Path:
+        return ctx.dir("run") / "supervisor.ready"
+
+    def prepare(self, ctx: NativeContext) -> None:
+        write_private(self.settings_path(ctx), ctx.settings.model_dump_json())
+        self.ready_path(ctx).unlink(missing_ok=True)
+
+    def command(self, ctx: NativeContext, rec: ProcRecord) -> list[str]:
+        return [
+            ctx.python(),
+            "-m",
+            "lab.runtime.native.supervisor",
+            "--settings",
+            str(self.settings_path(ctx)),
+            "--ready-file",
+            str(self.ready_path(ctx)),
+        ]
+
+    def ready(self, ctx: NativeContext, rec: ProcRecord) -> bool:
+        return rec.alive() and self.ready_path(ctx).exists()

@@ -8,6 +8,7 @@ targets registered by a program outside the lab (the load generator), down.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -81,7 +82,8 @@ def test_scale_to_three_replicas_all_answer_and_are_scraped(booted: Lab) -> None
     assert wait_until(lambda: (prom.scalar('count(up{job="api"})') or 0) == 1, timeout=10)
 
 
-def test_killed_api_instance_is_routed_around(booted: Lab) -> None:
+def test_killed_api_instance_is_routed_around_then_comes_back(booted: Lab) -> None:
+    """compose.yaml's `restart: unless-stopped`: Docker natively, the supervisor natively."""
     booted.scale("api", 2)
     try:
         victim = booted.runtime.status().of("api")[-1].name
@@ -89,14 +91,11 @@ def test_killed_api_instance_is_routed_around(booted: Lab) -> None:
             assert wait_until(lambda: traffic.ok > 20, timeout=10)
             booted.kill(victim)
             traffic.reset()
-            assert wait_until(lambda: traffic.ok > 100 and sum(traffic.replicas.values()) > 50, 15)
-        states = {i.name: i.state for i in booted.runtime.status().of("api")}
-        assert states[victim] in (InstanceState.EXITED, InstanceState.STOPPED)
-        # every request after the kill went to a survivor, none failed
-        assert victim not in traffic.replicas or traffic.replicas[victim] < 5
+            # back by its restart policy, and HAProxy sends it requests again
+            assert wait_until(lambda: traffic.replicas[victim] > 0, timeout=60), traffic.replicas
+        # the survivor took the requests meanwhile (HAProxy retried the GETs)
         assert traffic.failures == []
-        booted.start(victim)
-        assert booted.runtime.status().replicas("api") == 2
+        assert wait_until(lambda: booted.runtime.status().replicas("api") == 2, timeout=30)
     finally:
         booted.scale("api", 1)
 
@@ -105,6 +104,8 @@ def test_stop_and_start_a_worker(booted: Lab) -> None:
     name = booted.runtime.status().of("worker")[0].name
     booted.stop(name)
     assert booted.runtime.status().replicas("worker") == 0
+    time.sleep(2.0)  # a stop is not a crash: no restart policy brings it back
+    assert booted.runtime.status().of("worker")[0].state is InstanceState.STOPPED
     booted.start(name)
     assert booted.runtime.status().replicas("worker") == 1
 

@@ -1,8 +1,10 @@
-"""The cache and db-pool lessons end to end (`--profile quick`) on a native lab.
+"""The cache, db-pool and worker-failure lessons end to end (`--profile quick`) on a
+native lab.
 
 Every check in their files is measured against a prediction from the knobs (the hit
-ratio from TTL, skew and rate; pool / query time as the ceiling), so a passing run means
-the effect happened; the run folder must carry the lesson's tables.
+ratio from TTL, skew and rate; pool / query time as the ceiling; a backlog from orders
+arriving faster than one worker drains), so a passing run means the effect happened; the
+run folder must carry the lesson's tables and, for every run, the integrity audit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ LAB = [sys.executable, "-c", "from lab.cli import main; main()"]
 @pytest.mark.procs
 @pytest.mark.e2e
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("scenario", ["cache", "db-pool"])
+@pytest.mark.parametrize("scenario", ["cache", "db-pool", "worker-failure"])
 def test_quick_lesson_passes(lab_home: LabHome, scenario: str) -> None:
     done = subprocess.run(
         [*LAB, "scenario", scenario, "--profile", "quick", "--down"],
@@ -39,5 +41,6 @@ def test_quick_lesson_passes(lab_home: LabHome, scenario: str) -> None:
     assert not failed, "\n".join(failed)
     assert done.returncode == 0, output
     assert len(verdict["checks"]) >= 3
+    assert verdict["audit"]["passed"], verdict["audit"]["detail"]
     for name in RUN_FILES:
         assert (runs[0] / name).is_file(), name

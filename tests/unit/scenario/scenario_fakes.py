@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from lab.errors import AlreadyRunning
 from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
+from lab.run.audit import Audit
 from lab.run.timeseries import Table
 from lab.scenario.measure import MIN_WINDOW_S, Window
 from lab.settings import Settings
@@ -300,6 +302,9 @@ class FakeLab:
         self.gauges = gauges
         self.load = FakeLoad(world)
         self.reports: list[Path] = []
+        self.audits: list[tuple[float, float]] = []
+        self.audit_passes = True
+        self.healed: set[str] = set()
 
     def is_up(self) -> bool:
         return self.running
@@ -329,8 +334,15 @@ class FakeLab:
         self.events.emit("stop", f"stop {instance}", instance=instance)
 
     def start(self, instance: str) -> None:
+        if instance in self.healed:  # its restart policy brought it back already
+            raise AlreadyRunning(f"{instance} is already running")
         self.world.change("start", instance)
         self.events.emit("start", f"start {instance}", instance=instance)
+
+    def restart(self, instance: str) -> None:
+        self.world.change("down", instance)
+        self.world.change("start", instance)
+        self.events.emit("restart", f"restart {instance}", instance=instance)
 
     def pause(self, instance: str) -> None:
         self.world.change("down", instance)
@@ -342,6 +354,10 @@ class FakeLab:
 
     def replicas(self) -> Mapping[str, int]:
         return dict(self.world.planned)
+
+    def audit(self, since: float, *, drain_s: float) -> Audit:
+        self.audits.append((since, drain_s))
+        return Audit(self.audit_passes, "fake audit", orders=10, processed=10, deliveries=11)
 
     def answers(self, service: str, path: str) -> bool:
         return self.running

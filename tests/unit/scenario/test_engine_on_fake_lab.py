@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.defaults import AUDIT_DRAIN_S
 from lab.errors import LabStateError
 from lab.run.reader import read_events, read_verdict
 from lab.scenario.loader import LoadedScenario, load_scenario
 from lab.scenario.model import STEP_KINDS
-from lab.scenario.runner import RunResult, ScenarioRunner
+from lab.scenario.runner import AUDIT_CHECK, RunResult, ScenarioRunner
 from lab.scenario.steps import HANDLERS
 from lab.settings import Settings
 from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
@@ -23,6 +24,12 @@ from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
 PROJECT = Path(__file__).resolve().parents[3]
 SCALE_OUT = PROJECT / "scenarios" / "scale-out.yaml"
 WORKER_FAILURE = PROJECT / "scenarios" / "worker-failure.yaml"
+# worker-failure's PromQL checks, as a run that went to plan reads them
+WORKER_GAUGES = {
+    "max(lab:queue_depth)": 3.0,
+    "deriv(lab:queue_depth[10s])": 9.0,
+    "sum(shop_worker_orders_redelivered_total)": 1.0,
+}
 MATCHING_KNOBS = {
     "max(shop_concurrency_limit)": 4.0,
     "max(shop_work_seconds)": 0.040,
@@ -107,8 +114,11 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
         ("the knee held when confirmed", True),
         ("throughput scales with replicas", True),
         ("error ratio under 1%", True),
+        (AUDIT_CHECK, True),
     ]
     assert verdict.passed and verdict.aborted is None
+    assert verdict.audit is not None and verdict.audit.redelivered == 1
+    assert lab.audits == [(verdict.started, AUDIT_DRAIN_S)]  # after the load, with a drain
     assert verdict.saturation is not None and verdict.saturation.resource is None
     assert result.report == result.run_dir / "report.html" and lab.reports == [result.run_dir]
     assert read_verdict(result.run_dir / "verdict.json") == verdict
@@ -141,16 +151,16 @@ def test_scale_out_fails_when_something_shared_saturates(tmp_path: Path) -> None
 
 def test_phase_table_reports_measured_users_and_replicas(tmp_path: Path) -> None:
     world = World(FakeClock())
-    result = run(FakeLab(tmp_path, world), quick(WORKER_FAILURE))
-    # no load step in these phases: Locust still ran 30 users; one worker was down
-    killed, back = phase(result, "worker-killed"), phase(result, "worker-back")
-    assert killed["users"] == 30 and killed["replicas"] == {
+    result = run(FakeLab(tmp_path, world, gauges=WORKER_GAUGES), quick(WORKER_FAILURE))
+    # no load step in these phases: Locust still ran the steady pool; workers went down
+    steady, one, crash = (phase(result, n) for n in ("steady", "one-worker", "worker-crash"))
+    assert one["users"] == steady["users"] and one["replicas"] == {
         "api": 2,
         "worker": 1,
         "lb": 1,
         "postgres": 1,
     }
-    assert back["users"] == 30 and back["replicas"]["worker"] == 2  # type: ignore[index]
+    assert crash["users"] == steady["users"]
     assert phase(result, "drain")["users"] == 0
 
 
@@ -163,8 +173,8 @@ def test_phase_users_are_what_the_load_generator_ran(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: Path) -> None:
-    # worker-failure quick: steady 10 s, then worker-1 is killed for 15 s
-    clock = FakeClock(interrupt_at=START + 18)
+    # worker-failure quick: steady 10 s, then worker-2 is stopped for 20 s
+    clock = FakeClock(interrupt_at=START + 25)
     world = World(clock)
     lab = FakeLab(tmp_path, world)
     runner = ScenarioRunner(lab, quick(WORKER_FAILURE), clock=clock)
@@ -173,11 +183,30 @@ def test_ctrl_c_mid_phase_restores_the_lab_and_writes_the_run_folder(tmp_path: P
     assert runner.run_dir is not None
     verdict = read_verdict(runner.run_dir / "verdict.json")
     assert verdict.aborted == "interrupted (Ctrl-C)" and not verdict.passed
-    assert verdict.phases[-1].name == "worker-killed"
-    assert world.state_at(clock.time()).up["worker"] == 2  # worker-1 started again
+    assert verdict.phases[-1].name == "one-worker"
+    assert world.state_at(clock.time()).up["worker"] == 2  # worker-2 started again
     kinds = [e.kind for e in read_events(runner.run_dir / "events.jsonl")]
-    assert kinds[kinds.index("kill") :].count("start") == 1 and "restore" in kinds
+    assert kinds[kinds.index("stop") :].count("start") == 1 and "restore" in kinds
     assert (runner.run_dir / "timeseries.csv").is_file() and lab.load.closed
+    assert lab.audits == [(verdict.started, 0.0)]  # audited, without waiting for a drain
+    assert verdict.audit is not None and verdict.audit.passed
+
+
+def test_a_start_step_on_an_instance_that_runs_again_goes_on(tmp_path: Path) -> None:
+    lab = FakeLab(tmp_path, World(FakeClock()), gauges=WORKER_GAUGES)
+    lab.healed.add("worker-2")  # as if a restart policy had brought it back
+    result = run(lab, quick(WORKER_FAILURE))
+    assert result.verdict.aborted is None and result.verdict.passed
+    messages = [e.message for e in read_events(result.run_dir / "events.jsonl")]
+    assert "worker-2 already running (restarted by its policy)" in messages
+
+
+def test_a_failed_audit_fails_the_run(tmp_path: Path) -> None:
+    lab = FakeLab(tmp_path, World(FakeClock()), gauges=WORKER_GAUGES)
+    lab.audit_passes = False
+    verdict = run(lab, quick(WORKER_FAILURE)).verdict
+    assert [c.name for c in verdict.checks if not c.passed] == [AUDIT_CHECK]
+    assert not verdict.passed
 
 
 def test_ctrl_c_puts_replicas_back(tmp_path: Path) -> None:
