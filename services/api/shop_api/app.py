@@ -18,6 +18,7 @@ from shop_api.metrics import ApiMetrics
 from shop_api.models import OrderIn
 
 log = logging.getLogger(__name__)
+OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 class ObserveRequests:
@@ -53,6 +54,9 @@ class ObserveRequests:
 
         start = time.perf_counter()
         self.metrics.in_flight.inc()
+        shop = scope["path"] not in OPS_PATHS  # Little's L: the shop's requests only
+        if shop:
+            self.metrics.in_flight_seconds.enter()
         try:
             await self.app(scope, receive, send_with_replica)
         except Exception:
@@ -63,6 +67,8 @@ class ObserveRequests:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.in_flight.dec()
+            if shop:
+                self.metrics.in_flight_seconds.leave()
             template = getattr(scope.get("route"), "path", None) or "other"
             method = scope["method"]
             counter = self._counters.get((template, method, status))
