@@ -46,11 +46,6 @@ def phase(result: RunResult, name: str) -> dict[str, object]:
     return next(p for p in raw["phases"] if p["name"] == name)
 
 
-SERVER_VS_CLIENT = (
-    "server p95 (its histogram) = client p95 (HDR) over the same seconds, within 10 %"
-)
-
-
 def test_every_step_kind_has_a_handler() -> None:
     assert set(HANDLERS) == set(STEP_KINDS)
 
@@ -99,7 +94,6 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
 
     assert [(c.name, c.passed) for c in verdict.checks] == [
         ("find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee", True),
-        ("find-knee: " + SERVER_VS_CLIENT, True),
         ("scale-2: 2 replicas carry 2 × the knee's rate", True),
         ("scale-4: 4 replicas carry 4 × the knee's rate", True),
         ("p95 back under the SLO", True),
