@@ -72,9 +72,9 @@ class PrometheusClient:
             hint="use query_range for range vectors",
         )
 
-    def scalar(self, expr: str) -> float | None:
-        """The first sample's value; None when the query has no data or is NaN."""
-        samples = self.query(expr)
+    def scalar(self, expr: str, at: float | None = None) -> float | None:
+        """The first sample's value (now, or ``at``); None without data or NaN."""
+        samples = self.query(expr, at)
         if not samples or math.isnan(samples[0].value):
             return None
         return samples[0].value

@@ -43,6 +43,7 @@ class ClientView:
     hdr_seconds: float | None = None  # the seconds the HDR figures cover
     hdr_p95_early: float | None = None  # over the first third of the window
     hdr_p95_late: float | None = None  # over the last third
+    mean_latency: float | None = None  # Locust's mean response time over the HDR window
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class PhaseResult:
     dropped: int | None = None
     in_flight: float | None = None  # requests inside the API, averaged (Little's L)
     mean_latency: float | None = None  # the API's mean latency (Little's W)
+    service_time: float | None = None  # the API's mean time in a work slot (latency − slot wait)
     lesson: Lesson = field(default_factory=Lesson)
     predictions: list[PredictionResult] = field(default_factory=list)
 
@@ -282,6 +284,7 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
             hdr_seconds=optional_float(client.get("hdr_seconds")),
             hdr_p95_early=optional_float(client.get("hdr_p95_early")),
             hdr_p95_late=optional_float(client.get("hdr_p95_late")),
+            mean_latency=optional_float(client.get("mean_latency")),
         ),
         offered_rps=optional_float(p.get("offered_rps")),
         think_time=optional_float(p.get("think_time")),
@@ -289,6 +292,7 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
         dropped=optional_int(p.get("dropped")),
         in_flight=optional_float(p.get("in_flight")),
         mean_latency=optional_float(p.get("mean_latency")),
+        service_time=optional_float(p.get("service_time")),
         lesson=Lesson(**{k: v for k, v in (p.get("lesson") or {}).items() if v is not None}),
         predictions=[
             PredictionResult(

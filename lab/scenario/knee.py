@@ -179,8 +179,8 @@ class KneeSearch:
         now = phase.now()
         window = Window(min(phase.last_change + self.step.settle, now), now)
         metrics = phase.ctx.metrics
-        server = metrics.rule("p95", window)
         seen = phase.hdr_window(window)
+        server = metrics.rule("p95", seen)  # the server's answers over the same seconds
         hdr = phase.percentiles(seen)
         client = None if hdr is None else hdr.quantiles.get(0.95)
         rps = hdr.count / seen.seconds if hdr and seen.seconds > 0 else None

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lab import rules
 
 PhaseMeasure = Literal[
-    "rps",  # server throughput (lab: rule)
+    "rps",  # server throughput over the window (as p50..p99: exactly its answers)
     "p50",
     "p95",
     "p99",
@@ -42,6 +42,8 @@ PhaseMeasure = Literal[
     "dropped",
     "in_flight",  # requests inside the API replicas, averaged (Little's L)
     "mean_latency",  # server mean latency over the window (Little's W)
+    "client_mean_latency",  # the client's mean response time over the same window
+    "service_time",  # server mean time in a work slot: latency less the wait for a slot
 ]
 KNOBS = ("concurrency", "work_ms", "work_s", "per_replica", "replicas", "capacity", "slo")
 LOAD = ("rate", "users", "think_time", "knee_rps", "knee_rate", "knee_users", "knee_predicted")
@@ -59,6 +61,8 @@ MEASURES = (
     "dropped",
     "in_flight",
     "mean_latency",
+    "client_mean_latency",
+    "service_time",
 )
 NAMES = (*KNOBS, *LOAD, *MEASURES)
 BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {

@@ -32,17 +32,44 @@ RULES = {
     "cpu_api": f'{rules.PROCESS_CPU}{{service="api"}}',
 }
 _API = 'job="api",route!~"/metrics|/healthz|/readyz"'
-_IN_FLIGHT = 'avg_over_time(shop_http_requests_in_flight{job="api"}[{w}])'
-# measures over exactly the window (``{w}``: its length), not an average of a 10 s rule:
-# Little's law needs L and W over the same seconds, and arrival counts are totals. The
-# in-flight gauge counts every request a replica serves, the scrape that reads it too:
-# each replica's sample is one too high, so one per replica comes off.
+
+
+def _mean(histogram: str, labels: str) -> str:
+    return (
+        f"sum(increase({histogram}_sum{{{labels}}}[{{w}}]))"
+        f" / sum(increase({histogram}_count{{{labels}}}[{{w}}]))"
+    )
+
+
+def _quantile(q: float) -> str:
+    return (
+        f"histogram_quantile({q}, sum by (le) "
+        f"(increase(shop_http_request_duration_seconds_bucket{{{_API}}}[{{w}}])))"
+    )
+
+
+# Measures over exactly the window (``{w}``: its length), evaluated at its end, never an
+# average of a 10 s rule (whose first seconds still hold the previous regime, and whose
+# rolling p95s do not average to a p95): Little's law needs L, λ and W over the same
+# seconds, a phase's p95 is that of its own answers, arrival counts are totals.
+# A key here that is also in RULES reads the rule when there is no window.
+_LATENCY = "shop_http_request_duration_seconds"
+_SLOT_WAIT = "shop_concurrency_wait_seconds"
+_JOB_API = 'job="api"'
+_SLOT_WAIT = "shop_concurrency_wait_seconds"
 WINDOW_EXPRS = {
-    "in_flight": f"sum({_IN_FLIGHT}) - count({_IN_FLIGHT})",
-    "mean_latency": (
-        f"sum(increase(shop_http_request_duration_seconds_sum{{{_API}}}[{{w}}]))"
-        f" / sum(increase(shop_http_request_duration_seconds_count{{{_API}}}[{{w}}]))"
-    ),
+    "rps": f"sum(rate(shop_http_requests_total{{{_API}}}[{{w}}]))",
+    "p50": _quantile(0.5),
+    "p95": _quantile(0.95),
+    "p99": _quantile(0.99),
+    # Little's L: the time integral of the requests inside each replica (advanced at every
+    # arrival and departure, and at the scrape), so its rate is the exact average
+    "in_flight": 'sum(rate(shop_http_in_flight_seconds_total{job="api"}[{w}]))',
+    "mean_latency": _mean(_LATENCY, _API),
+    # the time a request holds a work slot: its latency less its wait for the slot
+    "service_time": f"({_mean(_LATENCY, _API)}) - ({_mean(_SLOT_WAIT, _JOB_API)})",
+    # the client's own clock (Locust's response times, closed loop: from the send)
+    "client_mean_latency": _mean("locust_request_duration_seconds", 'job="locust"'),
     "late": 'sum(increase(locust_arrivals_total{job="locust",outcome="late"}[{w}]))',
     "dropped": 'sum(increase(locust_arrivals_total{job="locust",outcome="dropped"}[{w}]))',
 }
@@ -77,13 +104,15 @@ class Measurer:
         self.prom = prom
 
     def rule(self, key: str, window: Window | None = None) -> float | None:
-        """The rule's average over ``window`` ending now, or its value now (a
-        ``WINDOW_EXPRS`` measure: over exactly the window; None without one)."""
+        """A ``WINDOW_EXPRS`` measure over exactly ``window``, evaluated at its end (None
+        without one, unless ``RULES`` has the key: then its value now); else the rule's
+        average over ``window`` ending now, or its value now."""
+        if key in WINDOW_EXPRS and window is not None and window.seconds >= MIN_WINDOW_S:
+            expr = WINDOW_EXPRS[key].replace("{w}", f"{round(window.seconds)}s")
+            return self.expr(expr, at=window.end)
+        if key not in RULES:
+            return None
         seconds = 0.0 if window is None else time.time() - window.start
-        if key in WINDOW_EXPRS:
-            if seconds < MIN_WINDOW_S:
-                return None
-            return self.expr(WINDOW_EXPRS[key].replace("{w}", f"{round(seconds)}s"))
         rule = RULES[key]
         if seconds >= MIN_WINDOW_S:
             expr = f"max(avg_over_time({rule}[{round(seconds)}s]))"
@@ -109,11 +138,11 @@ class Measurer:
             if "job" in s.labels and clean(s.value) is not None
         }
 
-    def expr(self, expr: str) -> float | None:
-        """The value of ``expr`` now; None when it has no data or Prometheus hiccups
-        (a measurement gap must not abort a run: the check that needs it fails instead)."""
+    def expr(self, expr: str, at: float | None = None) -> float | None:
+        """The value of ``expr`` now (or ``at``); None when it has no data or Prometheus
+        hiccups (a measurement gap must not abort a run: the check that needs it fails)."""
         try:
-            return clean(self.prom.scalar(expr))
+            return clean(self.prom.scalar(expr, at))
         except PrometheusError as exc:
             log.warning("query failed: %s: %s", expr, exc)
             return None

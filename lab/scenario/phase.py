@@ -25,6 +25,9 @@ from lab.scenario.progress import Progress
 
 log = logging.getLogger(__name__)
 QUANTILES = (0.5, 0.95, 0.99)
+# the server's measures taken over the client's HDR window (``measure.WINDOW_EXPRS``)
+EXACT = ("rps", "p50", "p95", "p99", "in_flight", "mean_latency", "service_time")
+EXACT_CLIENT = ("client_mean_latency",)
 HDR_LAG_S = 2.0  # Locust workers report every second: the newest seconds are not merged yet
 
 
@@ -147,22 +150,17 @@ class PhaseRun:
         r.replicas = self._replicas(window if long_enough else None)
         if not long_enough:
             return  # e.g. drain: any rate now would still be the previous phase's
-        rps, p50, p95, p99, errors, cpu, client_rps, client_p95, client_fail = (
+        errors, cpu, client_rps, client_p95, client_fail = (
             ctx.metrics.rule(key, window)
-            for key in (
-                "rps",
-                "p50",
-                "p95",
-                "p99",
-                "error_ratio",
-                "cpu_api",
-                "client_rps",
-                "client_p95",
-                "client_fail_ratio",
-            )
+            for key in ("error_ratio", "cpu_api", "client_rps", "client_p95", "client_fail_ratio")
         )
-        r.rps, r.p50, r.p95, r.p99, r.error_ratio, r.cpu_api = rps, p50, p95, p99, errors, cpu
+        r.error_ratio, r.cpu_api = errors, cpu
         seen = self.hdr_window(window)
+        # the server's measures over exactly the seconds the client's HDR figures cover
+        exact = {key: ctx.metrics.rule(key, seen) for key in (*EXACT, *EXACT_CLIENT)}
+        r.rps, r.p50, r.p95, r.p99 = (exact[k] for k in ("rps", "p50", "p95", "p99"))
+        r.in_flight, r.mean_latency = exact["in_flight"], exact["mean_latency"]
+        r.service_time = exact["service_time"]
         hdr = self.percentiles(seen)
         third = seen.seconds / 3
         first = self.percentiles(Window(seen.start, seen.start + third))
@@ -179,9 +177,8 @@ class PhaseRun:
             hdr_seconds=None if hdr is None else round(seen.seconds, 3),
             hdr_p95_early=None if first is None else first.quantiles.get(0.95),
             hdr_p95_late=None if last is None else last.quantiles.get(0.95),
+            mean_latency=exact["client_mean_latency"],
         )
-        r.in_flight = ctx.metrics.rule("in_flight", window)
-        r.mean_latency = ctx.metrics.rule("mean_latency", window)
         if r.offered_rps is not None:  # open loop: every arrival of the phase is accounted
             whole = Window(r.start, r.end)
             late, dropped = ctx.metrics.rule("late", whole), ctx.metrics.rule("dropped", whole)

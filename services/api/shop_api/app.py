@@ -19,6 +19,7 @@ from shop_api.models import OrderIn
 from shop_api.resilience.deadline import RequestDeadline
 
 log = logging.getLogger(__name__)
+OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 class ObserveRequests:
@@ -54,6 +55,9 @@ class ObserveRequests:
 
         start = time.perf_counter()
         self.metrics.in_flight.inc()
+        shop = scope["path"] not in OPS_PATHS  # Little's L: the shop's requests only
+        if shop:
+            self.metrics.in_flight_seconds.enter()
         try:
             await self.app(scope, receive, send_with_replica)
         except Exception:
@@ -64,6 +68,8 @@ class ObserveRequests:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.in_flight.dec()
+            if shop:
+                self.metrics.in_flight_seconds.leave()
             template = getattr(scope.get("route"), "path", None) or "other"
             method = scope["method"]
             counter = self._counters.get((template, method, status))

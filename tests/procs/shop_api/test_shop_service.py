@@ -414,6 +414,7 @@ API_METRICS = [
     "shop_http_requests_total",
     "shop_http_request_duration_seconds_bucket",
     "shop_http_requests_in_flight",
+    "shop_http_in_flight_seconds_total",
     "shop_concurrency_limit",
     "shop_work_seconds",
     'shop_work_mode{mode="io"} 1.0',

@@ -155,6 +155,8 @@ class World:
             "client_fail_ratio": n.error_ratio,
             "mean_latency": (n.p95 or 0) * 0.7,
             "in_flight": n.rps * (n.p95 or 0) * 0.7,
+            "client_mean_latency": (n.p95 or 0) * 0.7 + 0.001,
+            "service_time": 4 / self.replica_rps,  # 4 slots: the capacity is the knobs'
         }
         return values[key]
 
