@@ -16,7 +16,7 @@ KNEE_HEADER = (
     "offered",
     "users",
     "answered req/s",
-    "server p95 (10 s rule)",
+    "server p95",
     "client p95 (HDR)",
     "within SLO",
 )
@@ -139,6 +139,8 @@ def knee_rows(run: RunRecord) -> list[tuple[str, ...]]:
 
 def _knee_row(s: KneeStep) -> tuple[str, ...]:
     good = fmt.NONE if s.good is None else ("yes" if s.good else "no")
+    if s.generator_late:
+        good += " (server p95: load generator late)"
     offered = fmt.NONE if s.rate is None else f"{s.rate:g} req/s"
     return (
         s.kind,

@@ -128,6 +128,8 @@ class KneeStep:
     rate: float | None = None  # offered arrivals per second (a search by rate)
     kind: str = "step"  # step (up), bisect, drain, confirm
     good: bool | None = None  # p95 within the threshold (None: not judged, a drain)
+    late: int | None = None  # open-loop arrivals sent late over the probe's seconds
+    generator_late: bool = False  # the generator, not the system, ran late: server p95 judged
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,8 @@ def _knee(k: Mapping[str, Any]) -> Knee:
             rate=optional_float(s.get("rate")),
             kind=str(s.get("kind") or "step"),
             good=None if s.get("good") is None else bool(s["good"]),
+            late=None if s.get("late") is None else int(s["late"]),
+            generator_late=bool(s.get("generator_late", False)),
         )
         for s in k.get("steps") or []
     )

@@ -12,6 +12,14 @@ swing: ``kept_up``) is past the knee
 too (the system did not keep up). After a probe that broke the SLO, the load falls to a
 quarter of the prediction for ``drain`` seconds, so the next probe does not inherit its
 queue. A knee that breaks the SLO when held to confirm is searched again below it.
+
+A probe can only judge the system if the load generator sent its arrivals on time. When
+more than ``LATE_LIMIT`` of them went out late (> 10 ms after they fell due) while the
+server's own p95 stayed within the threshold, the client's p95 measures the generator's
+backlog, not the system's: the probe is held once more; if the generator is late again,
+the probe is judged by the server's p95 and marked ``generator_late`` (reported, never
+hidden). When the server's p95 is past the threshold too, lateness is the system's doing
+(every user waits on a slow answer) and the probe is simply bad.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from lab.scenario.predict import Capacity
 KEPT_UP = 0.9  # by rate: answers per second at least this share of the offered rate
 DRAIN_SHARE = 0.25  # a drain runs at most this share of the predicted knee: the queue empties
 CONFIRMATIONS = 2  # a knee that breaks the SLO when held is searched again below it, once
+LATE_LIMIT = 0.02  # share of a probe's arrivals sent late that makes its client p95 suspect
 
 
 def ladder(step: FindKneeStep, unit: float, whole: bool) -> list[float]:
@@ -48,6 +57,17 @@ def kept_up(rate: float, answered: float | None, seconds: float) -> bool:
     expected = rate * max(seconds, 1.0)
     allowed = max((1 - KEPT_UP) * expected, 3 * math.sqrt(expected))
     return answered * max(seconds, 1.0) >= expected - allowed
+
+
+def generator_late(
+    rate: float, late: float | None, seconds: float, server_p95: float | None, threshold: float
+) -> bool:
+    """Whether the load generator, not the system, ran late: more than ``LATE_LIMIT`` of
+    the ``rate × seconds`` arrivals went out late while the server answered within the
+    threshold."""
+    if late is None or server_p95 is None or server_p95 > threshold:
+        return False
+    return late > LATE_LIMIT * rate * max(seconds, 1.0)
 
 
 def bisect_point(lo: float, hi: float, resolution: float, whole: bool) -> float | None:
@@ -174,6 +194,44 @@ class KneeSearch:
         setting = self._setting(phase, load)
         phase.step_label = f"find_knee {kind}: {setting.describe()}"
         phase.set_load(setting)
+        probe = self._measure(phase, load, kind, hold, setting)
+        if probe.generator_late:  # judge the system, not the generator: hold it once more
+            phase.ctx.lab.events.emit(
+                "knee_step",
+                f"{kind} {self._describe(probe)}: the load generator sent "
+                f"{probe.late or 0:.0f} arrivals late; holding the probe again",
+                rate=probe.rate,
+                late=probe.late,
+                tags=("knee",),
+            )
+            phase.last_change = phase.now()
+            probe = self._measure(phase, load, kind, hold, setting)
+        self.probes.append(probe)
+        late_note = (
+            f", judged by the server's p95 (the load generator sent {probe.late or 0:.0f} "
+            "arrivals late)"
+            if probe.generator_late
+            else ""
+        )
+        phase.ctx.lab.events.emit(
+            "knee_step",
+            f"{kind} {self._describe(probe)}: {probe.rps or 0:.0f} req/s answered, "
+            f"p95 {(probe.p95 or 0) * 1000:.0f} ms, {'within' if probe.good else 'past'} "
+            f"the SLO{late_note}",
+            users=probe.users,
+            rate=probe.rate,
+            rps=probe.rps,
+            p95=probe.p95,
+            good=probe.good,
+            generator_late=probe.generator_late,
+            tags=("knee",),
+        )
+        return probe
+
+    def _measure(
+        self, phase: PhaseRun, load: float, kind: str, hold: float, setting: LoadSetting
+    ) -> KneeStep:
+        """Hold ``load`` for ``hold`` seconds and judge it over its own seconds."""
         phase.hold(hold)
         self.used_s += hold
         now = phase.now()
@@ -186,11 +244,13 @@ class KneeSearch:
         rps = hdr.count / seen.seconds if hdr and seen.seconds > 0 else None
         if rps is None:
             rps = metrics.rule("rps", window)
-        judged = client if client is not None else server
+        late = metrics.rule("late", seen) if self.by_rate else None
+        lagged = self.by_rate and generator_late(load, late, seen.seconds, server, self.threshold)
+        judged = server if lagged or client is None else client
         good = judged is not None and judged <= self.threshold
         if self.by_rate and not kept_up(load, rps, seen.seconds):
             good = False  # the system did not keep up with the arrivals
-        probe = KneeStep(
+        return KneeStep(
             users=setting.users,
             rps=None if rps is None else round(rps, 3),
             p95=judged,
@@ -199,20 +259,9 @@ class KneeSearch:
             rate=setting.rate,
             kind=kind,
             good=good,
+            late=None if late is None else round(late),
+            generator_late=lagged,
         )
-        self.probes.append(probe)
-        phase.ctx.lab.events.emit(
-            "knee_step",
-            f"{kind} {self._describe(probe)}: {rps or 0:.0f} req/s answered, "
-            f"p95 {(judged or 0) * 1000:.0f} ms, {'within' if good else 'past'} the SLO",
-            users=probe.users,
-            rate=probe.rate,
-            rps=probe.rps,
-            p95=judged,
-            good=good,
-            tags=("knee",),
-        )
-        return probe
 
     def _drain_after(self, phase: PhaseRun, unit: float) -> None:
         """After a probe past the knee, run a light load a while: its queue drains."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.run.reader import read_verdict
-from lab.scenario.knee import bisect_point, ladder
+from lab.scenario.knee import bisect_point, generator_late, ladder
 from lab.scenario.loader import load_scenario
 from lab.scenario.model import FindKneeStep
 from lab.scenario.runner import ScenarioRunner
@@ -143,3 +143,13 @@ def test_kept_up_allows_the_swing_of_random_arrivals() -> None:
     # over a long window the 10 % margin rules: 1,000 expected, 100 allowed
     assert kept_up(100.0, 91.0, 10.0) and not kept_up(100.0, 89.0, 10.0)
     assert not kept_up(50.0, None, 3.0)
+
+
+def test_generator_late_only_when_the_server_kept_within_the_threshold() -> None:
+    # 100 req/s for 10 s = 1000 arrivals; 2 % of them is the limit
+    assert generator_late(100.0, 30.0, 10.0, server_p95=0.08, threshold=0.25)
+    assert not generator_late(100.0, 10.0, 10.0, server_p95=0.08, threshold=0.25)
+    # the server itself was past the threshold: lateness is the system's doing
+    assert not generator_late(100.0, 300.0, 10.0, server_p95=0.40, threshold=0.25)
+    assert not generator_late(100.0, None, 10.0, server_p95=0.08, threshold=0.25)
+    assert not generator_late(100.0, 300.0, 10.0, server_p95=None, threshold=0.25)
