@@ -63,3 +63,13 @@ LOAD_SKEW: Final = 1.1
 """Zipf exponent of product popularity (0 = uniform)."""
 OPEN_LOOP_HEADROOM: Final = 2.0
 """An open loop's pool of users, when not given: rate × max(latency, SLO) × this."""
+
+# -- overload defences (appended: other knobs are added above by other features) -------------
+API_QUEUE_TIMEOUT_MS: Final = 0.0
+"""Admission control: the longest a request waits for a work slot before a 503; 0 (the
+default) waits as long as it takes, so the lessons before ``overload`` see the bare queue."""
+API_MAX_WAITERS: Final = 0
+"""Admission control: requests that may wait for a slot per replica; 0: no bound."""
+ORDERS_MAX_BACKLOG: Final = 0
+"""Backpressure: ``POST /orders`` answers 503 while this many orders wait (outbox + stream);
+0: off."""

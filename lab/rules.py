@@ -45,6 +45,12 @@ LOCUST_HDR_P95: Final = "lab:locust_latency_hdr_seconds:p95_10s"  # exact (HDR)
 LOCUST_LATE_RATE: Final = "lab:locust_arrivals_late:rate10s"  # open loop
 LOCUST_DROPPED_RATE: Final = "lab:locust_arrivals_dropped:rate10s"  # open loop
 
+# -- overload defences and application faults -------------------------------------------------
+API_GOODPUT: Final = "lab:api_goodput:rate10s"  # answers < 500 within the SLO, per second
+API_SHED_RATE: Final = "lab:api_shed:rate10s"  # refused by admission control
+ORDERS_BACKPRESSURE_RATE: Final = "lab:orders_backpressure:rate10s"
+APP_FAULTS: Final = "lab:app_faults:active"  # by (kind)
+
 ALL: Final = (
     API_RPS,
     API_ERROR_RATIO,
@@ -69,5 +75,9 @@ ALL: Final = (
     LOCUST_HDR_P95,
     LOCUST_LATE_RATE,
     LOCUST_DROPPED_RATE,
+    API_GOODPUT,
+    API_SHED_RATE,
+    ORDERS_BACKPRESSURE_RATE,
+    APP_FAULTS,
 )
 """Every rule, in the order of rules.yml."""

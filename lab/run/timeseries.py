@@ -94,6 +94,10 @@ COLUMNS: tuple[Column, ...] = (
     Column(rules.SERVICE_REPLICAS, "sum", by="job", prefix="replicas"),
     Column(rules.PROCESS_CPU, "sum", by="service", prefix="cpu"),
     Column(rules.PROCESS_MEMORY, "sum", by="service", prefix="mem"),
+    Column(rules.API_GOODPUT, "sum"),
+    Column(rules.API_SHED_RATE, "sum"),
+    Column(rules.ORDERS_BACKPRESSURE_RATE, "sum"),
+    Column(rules.APP_FAULTS, "sum", by="kind", prefix="app_faults"),
 )
 
 

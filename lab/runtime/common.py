@@ -49,6 +49,9 @@ def knob_env(settings: Settings) -> dict[str, str]:
         "LAB_SLO_SECONDS": f"{settings.slo_seconds:g}",
         "LAB_API_REPLICAS": str(settings.api_replicas),
         "LAB_WORKER_REPLICAS": str(settings.worker_replicas),
+        "LAB_API_QUEUE_TIMEOUT_MS": f"{settings.api_queue_timeout_ms:g}",
+        "LAB_API_MAX_WAITERS": str(settings.api_max_waiters),
+        "LAB_ORDERS_MAX_BACKLOG": str(settings.orders_max_backlog),
     }
 
 

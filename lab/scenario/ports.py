@@ -9,7 +9,7 @@ with a fake ``Clock``, and run a whole scenario file in milliseconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -17,6 +17,7 @@ from typing import Protocol
 from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.timeseries import Table
+from lab.runtime.admin import AppFault
 from lab.scenario.measure import Window
 from lab.settings import Settings
 
@@ -145,6 +146,15 @@ class Lab(Protocol):
 
     def replicas(self) -> Mapping[str, int]:
         """Replicas per service as the runtime set them (the plan, not a measurement)."""
+        ...
+
+    def app_fault(self, fault: AppFault, replicas: Sequence[str] | None = None) -> list[str]:
+        """Switch an application fault on in ``replicas`` (default: every API replica);
+        returns the replicas it was switched on in."""
+        ...
+
+    def clear_app_faults(self, replicas: Sequence[str] | None = None) -> int:
+        """Remove every application fault from ``replicas``; how many were removed."""
         ...
 
     def answers(self, service: str, path: str) -> bool:

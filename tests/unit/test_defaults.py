@@ -37,6 +37,9 @@ LAB_FIELDS = {
     "prometheus_port": defaults.PROMETHEUS_PORT,
     "locust_port": defaults.LOCUST_PORT,
     "grafana_port": defaults.GRAFANA_PORT,
+    "api_queue_timeout_ms": defaults.API_QUEUE_TIMEOUT_MS,
+    "api_max_waiters": defaults.API_MAX_WAITERS,
+    "orders_max_backlog": defaults.ORDERS_MAX_BACKLOG,
 }
 
 # the services' settings (they never import lab): field -> lab default
@@ -52,6 +55,9 @@ SERVICE_FIELDS = {
         "db_pool_size",
         "seed_products",
         "slo_seconds",
+        "api_queue_timeout_ms",
+        "api_max_waiters",
+        "orders_max_backlog",
     ),
     WorkerSettings: ("worker_work_ms", "worker_ack_wait_s", "slo_seconds"),
 }

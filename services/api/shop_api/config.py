@@ -19,7 +19,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-SECRET_FIELDS = ("pg_password", "redis_password", "nats_password")
+SECRET_FIELDS = ("pg_password", "redis_password", "nats_password", "api_admin_token")
 
 
 class ConfigError(Exception):
@@ -90,7 +90,8 @@ class Connections(EnvSettings):
         """The settings for a start-up log line, passwords masked."""
         shown = self.model_dump()
         for field in SECRET_FIELDS:
-            shown[field] = "***" if shown[field] else ""
+            if field in shown:
+                shown[field] = "***" if shown[field] else ""
         return shown
 
 
@@ -115,6 +116,14 @@ class ApiSettings(Connections):
     db_pool_size: int = Field(0, ge=0, le=10_000)  # 0: concurrency + 4, at most 40
     seed_products: int = Field(10_000, ge=1, le=10_000_000)
     slo_seconds: float = Field(0.25, gt=0, le=60)
+    # Admission control (shop_api.admission): 0 leaves the wait for a slot unbounded.
+    api_queue_timeout_ms: float = Field(0.0, ge=0, le=60_000)
+    api_max_waiters: int = Field(0, ge=0, le=100_000)
+    # Backpressure: POST /orders answers 503 while more orders than this wait (0: off).
+    orders_max_backlog: int = Field(0, ge=0, le=10_000_000)
+    # The admin endpoint (shop_api.admin) on 127.0.0.1; no token, no endpoint.
+    api_admin_port: int = Field(8001, ge=1, le=65535)
+    api_admin_token: str = ""
 
     @property
     def pool_size(self) -> int:
