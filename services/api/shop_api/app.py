@@ -163,6 +163,13 @@ def create_app(
             yield
             return
         app.state.services = services
+        log.info(
+            "replica %s ready: work=%s %g ms, concurrency %d",
+            settings.replica,
+            settings.api_work,
+            settings.api_work_ms,
+            settings.api_concurrency,
+        )
         admin = None
         if settings.api_admin_token:
             admin = AdminServer(

@@ -8,9 +8,12 @@ what it injected (``faults_cleared``), so the lab is left as it was.
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import psutil
@@ -19,7 +22,7 @@ import pytest
 from lab.lab import Lab
 from lab.runtime.admin import AppFault
 from lab.runtime.native.runtime import NativeRuntime
-from tests.labtools import wait_until
+from tests.labtools import LabHome, wait_until
 from tests.procs.shop_api.test_shop_service import lab_context, replica_urls, sample
 
 pytestmark = pytest.mark.procs
@@ -197,3 +200,41 @@ def test_fault_changes_are_journalled(running_lab: Lab) -> None:
     events = running_lab.events.path.read_text().splitlines()
     assert any('"fault"' in line and "cpu hog 5% of a core" in line for line in events)
     assert any('"fault-cleared"' in line and "api-1" in line for line in events)
+
+
+def test_lab_fault_app_from_the_command_line(running_lab: Lab, shared_home: LabHome) -> None:
+    def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "lab"), "fault", "app", *args],
+            env=shared_home.env(LAB_SEED_PRODUCTS="1000", COLUMNS="400"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    url = replica_urls(running_lab, "api")[0]
+    try:
+        done = lab_cli(
+            "errors",
+            "--route",
+            "/products/{id}",
+            "--percent",
+            "100",
+            "--replica",
+            "api-1",
+            "--for",
+            "30s",
+        )
+        assert done.returncode == 0, done.stderr
+        assert "100% errors (500) on /products/{id} for 30 s: on api-1" in done.stdout
+        assert statuses(url, "/products/8", 3) == [500, 500, 500]
+        listed = lab_cli("list", "--json", "--replica", "api-1")
+        assert listed.returncode == 0 and '"kind": "errors"' in listed.stdout
+        bad = lab_cli("errors", "--route", "/basket", "--percent", "5", "--replica", "api-1")
+        assert bad.returncode == 1
+        assert "api-1: POST /admin/faults answered 422: body.route: no route /basket" in bad.stderr
+        assert lab_cli("clear").stdout.strip() == "cleared 1 application fault(s)"
+        assert statuses(url, "/products/8", 3) == [200, 200, 200]
+    finally:
+        running_lab.clear_app_faults()
