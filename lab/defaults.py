@@ -85,3 +85,12 @@ SEED_STOCK: Final = 1_000_000
 ORDERS_STREAM: Final = "ORDERS"
 ORDERS_CONSUMER: Final = "workers"
 """The JetStream stream and durable consumer of orders (shop_api.queue STREAM, CONSUMER)."""
+# -- overload defences (appended: other knobs are added above by other features) -------------
+API_QUEUE_TIMEOUT_MS: Final = 0.0
+"""Admission control: the longest a request waits for a work slot before a 503; 0 (the
+default) waits as long as it takes, so the lessons before ``overload`` see the bare queue."""
+API_MAX_WAITERS: Final = 0
+"""Admission control: requests that may wait for a slot per replica; 0: no bound."""
+ORDERS_MAX_BACKLOG: Final = 0
+"""Backpressure: ``POST /orders`` answers 503 while this many orders wait (outbox + stream);
+0: off."""

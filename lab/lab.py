@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.errors import RuntimeUnavailable
+from lab.errors import LabStateError, RuntimeUnavailable
 from lab.events import EventLog, Listener
-from lab.runtime.base import LabStatus, Runtime
+from lab.runtime.admin import AppFault
+from lab.runtime.base import InstanceState, LabStatus, Runtime
 from lab.settings import Settings
 
 if TYPE_CHECKING:
@@ -227,3 +228,57 @@ class Lab:
         self.events.emit(
             "resume", f"resume {instance}", instance=instance, tags=("fault", "resume")
         )
+
+    # -- application faults, through each replica's admin endpoint ---------------------
+
+    def _api_replicas(self, replicas: Sequence[str] | None) -> list[str]:
+        if replicas:
+            return list(replicas)
+        alive = (InstanceState.RUNNING, InstanceState.UNHEALTHY, InstanceState.STARTING)
+        running = [i.name for i in self.runtime.status().of("api") if i.state in alive]
+        if not running:
+            raise LabStateError("no API replica is running", hint="`lab up` first")
+        return running
+
+    def app_fault(self, fault: AppFault, replicas: Sequence[str] | None = None) -> list[str]:
+        """Switch ``fault`` on in ``replicas`` (default: every API replica); returns them.
+
+        Each replica drops the fault by itself after ``fault.for_s``; a scenario run also
+        removes it at its step's end (``lab.scenario.restore``)."""
+        targets = self._api_replicas(replicas)
+        for instance in targets:
+            self.runtime.admin_call(instance, "POST", "/admin/faults", fault.body())
+        self.events.emit(
+            "fault",
+            f"app fault {fault.describe()} on {', '.join(targets)}",
+            tags=("fault", "app", fault.kind),
+            replicas=targets,
+            fault=fault.body(),
+        )
+        return targets
+
+    def app_faults(self, replicas: Sequence[str] | None = None) -> dict[str, list[object]]:
+        """The faults in force, per replica."""
+        found: dict[str, list[object]] = {}
+        for instance in self._api_replicas(replicas):
+            answer = self.runtime.admin_call(instance, "GET", "/admin/faults", None)
+            faults = answer.get("faults")
+            found[instance] = list(faults) if isinstance(faults, list) else []
+        return found
+
+    def clear_app_faults(self, replicas: Sequence[str] | None = None) -> int:
+        """Remove every application fault from ``replicas`` (default: all); how many."""
+        removed = 0
+        targets = self._api_replicas(replicas)
+        for instance in targets:
+            answer = self.runtime.admin_call(instance, "DELETE", "/admin/faults", None)
+            gone = answer.get("removed")
+            removed += len(gone) if isinstance(gone, list) else 0
+        if removed:
+            self.events.emit(
+                "fault-cleared",
+                f"app faults cleared on {', '.join(targets)} ({removed})",
+                tags=("fault", "app", "restore"),
+                replicas=targets,
+            )
+        return removed

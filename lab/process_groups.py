@@ -34,6 +34,7 @@ class ProcRecord:
     pid: int | None = None
     create_time: float | None = None
     port: int | None = None  # the port it serves (API, metrics...)
+    admin_port: int | None = None  # an API replica's loopback-only admin endpoint
     desired: str = "running"  # "running" or "stopped" (stopped on purpose)
     log: str = ""
 

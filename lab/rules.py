@@ -52,6 +52,11 @@ RETRY_BUDGET_EXHAUSTED_RATE: Final = "lab:retry_budget_exhausted:rate10s"
 DEADLINE_EXCEEDED_RATE: Final = "lab:deadline_exceeded:rate10s"
 BREAKER_STATE: Final = "lab:breaker_state:max"  # 0 closed, 1 half-open, 2 open
 BREAKER_REJECTED_RATE: Final = "lab:breaker_rejected:rate10s"
+# -- overload defences and application faults -------------------------------------------------
+API_GOODPUT: Final = "lab:api_goodput:rate10s"  # answers < 500 within the SLO, per second
+API_SHED_RATE: Final = "lab:api_shed:rate10s"  # refused by admission control
+ORDERS_BACKPRESSURE_RATE: Final = "lab:orders_backpressure:rate10s"
+APP_FAULTS: Final = "lab:app_faults:active"  # by (kind)
 
 ALL: Final = (
     API_RPS,
@@ -83,5 +88,9 @@ ALL: Final = (
     DEADLINE_EXCEEDED_RATE,
     BREAKER_STATE,
     BREAKER_REJECTED_RATE,
+    API_GOODPUT,
+    API_SHED_RATE,
+    ORDERS_BACKPRESSURE_RATE,
+    APP_FAULTS,
 )
 """Every rule, in the order of rules.yml."""

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     pg_max_connections: int = Field(default=d.PG_MAX_CONNECTIONS, ge=5, le=10_000)
     seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
     slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
+    api_queue_timeout_ms: float = Field(
+        default=d.API_QUEUE_TIMEOUT_MS, ge=0, le=60_000, description="admission control; 0: off"
+    )
+    api_max_waiters: int = Field(
+        default=d.API_MAX_WAITERS, ge=0, le=100_000, description="admission control; 0: off"
+    )
+    orders_max_backlog: int = Field(
+        default=d.ORDERS_MAX_BACKLOG, ge=0, le=10_000_000, description="backpressure; 0: off"
+    )
     scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)
     api_deadline_ms: float = Field(
         default=d.API_DEADLINE_MS, ge=0, le=600_000, description="per request; 0: none"

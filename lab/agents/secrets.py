@@ -18,7 +18,13 @@ from pathlib import Path
 
 from lab.fsio import atomic_write_text
 
-NAMES = ("pg_password", "redis_password", "nats_password", "grafana_password")
+NAMES = (
+    "pg_password",
+    "redis_password",
+    "nats_password",
+    "grafana_password",
+    "api_admin_token",
+)
 
 
 def ensure_secrets(folder: Path) -> list[str]:

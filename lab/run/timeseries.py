@@ -103,6 +103,10 @@ COLUMNS: tuple[Column, ...] = (
     Column(rules.DEADLINE_EXCEEDED_RATE, "sum", by="dependency", prefix="deadline_exceeded"),
     Column(rules.BREAKER_STATE, "max", by="dependency", prefix="breaker"),
     Column(rules.BREAKER_REJECTED_RATE, "sum", by="dependency", prefix="breaker_rejected"),
+    Column(rules.API_GOODPUT, "sum"),
+    Column(rules.API_SHED_RATE, "sum"),
+    Column(rules.ORDERS_BACKPRESSURE_RATE, "sum"),
+    Column(rules.APP_FAULTS, "sum", by="kind", prefix="app_faults"),
 )
 
 

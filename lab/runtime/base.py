@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from lab.runtime.admin import AdminMethod
+
 
 class InstanceState(StrEnum):
     STARTING = "starting"
@@ -157,4 +159,11 @@ class Runtime(Protocol):
 
     def remove_scrape_target(self, job: str) -> None:
         """Stop scraping ``job``'s registered target; safe when there is none."""
+        ...
+
+    def admin_call(
+        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
+    ) -> dict[str, object]:
+        """Call API replica ``instance``'s loopback-only admin endpoint with the lab's
+        token (``lab.runtime.admin``); its JSON answer, or ``AdminCallError``."""
         ...

@@ -55,6 +55,9 @@ def knob_env(settings: Settings) -> dict[str, str]:
         "LAB_API_RETRY_BUDGET": f"{settings.api_retry_budget:g}",
         "LAB_API_BREAKER": "1" if settings.api_breaker else "0",
         "LAB_API_BREAKER_COOLDOWN_S": f"{settings.api_breaker_cooldown_s:g}",
+        "LAB_API_QUEUE_TIMEOUT_MS": f"{settings.api_queue_timeout_ms:g}",
+        "LAB_API_MAX_WAITERS": str(settings.api_max_waiters),
+        "LAB_ORDERS_MAX_BACKLOG": str(settings.orders_max_backlog),
     }
 
 

@@ -42,6 +42,7 @@ class Changes:
 
     replicas: dict[str, int] = field(default_factory=dict)  # service -> count before the run
     down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill" | "pause"
+    app_faults: set[str] = field(default_factory=set)  # API replicas given an app fault
 
 
 @dataclass

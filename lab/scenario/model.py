@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from lab import defaults
+from lab.errors import LabError
+from lab.runtime.admin import MAX_FAULT_S, AppFault, AppFaultKind
 from lab.scenario.lesson import PhaseMeasure, Prediction, Watch
 
 _VAR = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -310,6 +312,46 @@ class FindKneeStep(Strict):
         return (steps + 4) * self.hold + 5 * self.drain + (self.confirm or self.hold)
 
 
+class AppFaultStep(Strict):
+    """An application fault in API replicas (as ``lab fault app``), through their admin
+    endpoint: ``errors`` (``route``, ``percent``[, ``status``]), ``latency`` (``route``,
+    ``fixed_ms``[, ``jitter_ms``]), ``cpu-hog`` (``percent``) or ``unready``. It lasts
+    ``for_s`` (the replica drops it then) and is cleared at the end of the run at the
+    latest, on an error or Ctrl-C too."""
+
+    kind: Literal["app_fault"]
+    fault: AppFaultKind
+    replicas: list[Annotated[str, Field(pattern=r"^api-\d+$")]] | None = Field(
+        default=None, description="e.g. [api-1]; default: every API replica"
+    )
+    route: Annotated[str, Field(min_length=1, examples=["/products/{id}"])] | None = None
+    percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    status: Annotated[int, Field(ge=500, le=599)] | None = None
+    fixed_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
+    jitter_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
+    for_s: Annotated[float, Field(gt=0, le=MAX_FAULT_S)]
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> AppFaultStep:
+        self.as_fault()
+        return self
+
+    def as_fault(self) -> AppFault:
+        """The fault to ask for; ``ValueError`` naming a field it needs but lacks."""
+        try:
+            return AppFault(
+                kind=self.fault,
+                for_s=self.for_s,
+                route=self.route,
+                percent=self.percent,
+                status=self.status,
+                fixed_ms=self.fixed_ms,
+                jitter_ms=self.jitter_ms,
+            )
+        except LabError as exc:
+            raise ValueError(exc.message) from None
+
+
 Step = Annotated[
     LoadStep
     | HoldStep
@@ -318,10 +360,21 @@ Step = Annotated[
     | WaitUntilStep
     | CheckStep
     | AnnotateStep
-    | FindKneeStep,
+    | FindKneeStep
+    | AppFaultStep,
     Field(discriminator="kind"),
 ]
-STEP_KINDS = ("load", "hold", "scale", "fault", "wait_until", "check", "annotate", "find_knee")
+STEP_KINDS = (
+    "load",
+    "hold",
+    "scale",
+    "fault",
+    "wait_until",
+    "check",
+    "annotate",
+    "find_knee",
+    "app_fault",
+)
 
 
 class Phase(Strict):

@@ -9,7 +9,7 @@ with a fake ``Clock``, and run a whole scenario file in milliseconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -18,6 +18,7 @@ from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
 from lab.run.timeseries import Table
+from lab.runtime.admin import AppFault
 from lab.scenario.measure import Window
 from lab.settings import Settings
 
@@ -156,6 +157,15 @@ class Lab(Protocol):
 
     def audit(self, since: float, *, drain_s: float) -> Audit:
         """The integrity audit: every accepted order processed exactly once."""
+        ...
+
+    def app_fault(self, fault: AppFault, replicas: Sequence[str] | None = None) -> list[str]:
+        """Switch an application fault on in ``replicas`` (default: every API replica);
+        returns the replicas it was switched on in."""
+        ...
+
+    def clear_app_faults(self, replicas: Sequence[str] | None = None) -> int:
+        """Remove every application fault from ``replicas``; how many were removed."""
         ...
 
     def answers(self, service: str, path: str) -> bool:

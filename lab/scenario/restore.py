@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 def restore(lab: Lab, changes: Changes) -> list[str]:
     """Resume paused instances, start stopped or killed ones (a killed one its restart
-    policy brought back already is left as it is), scale services back; returns what
-    was done (and forgets it: a second call does nothing)."""
+    policy brought back already is left as it is), scale services back, clear application
+    faults; returns what was done (and forgets it: a second call does nothing)."""
     restored: list[str] = []
     for instance in list(changes.down):
         try:
@@ -39,6 +39,13 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
             del changes.replicas[service]
         except LabError as exc:
             log.warning("could not scale %s back to %d: %s", service, count, exc)
+    for replica in sorted(changes.app_faults):
+        try:
+            if lab.clear_app_faults([replica]):
+                restored.append(f"app faults cleared on {replica}")
+        except LabError as exc:  # a replica that is gone took its faults with it
+            log.warning("could not clear the app faults on %s: %s", replica, exc)
+    changes.app_faults.clear()
     if restored:
         lab.events.emit("restore", "restored " + ", ".join(restored), tags=("restore",))
     return restored

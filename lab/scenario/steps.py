@@ -18,6 +18,7 @@ from lab.scenario.context import LoadSetting, RunContext, evaluate, record
 from lab.scenario.knee import KneeSearch
 from lab.scenario.model import (
     AnnotateStep,
+    AppFaultStep,
     CheckStep,
     FaultStep,
     FindKneeStep,
@@ -132,6 +133,13 @@ def fault(run: PhaseRun, step: FaultStep) -> None:
     run.changed()
 
 
+def app_fault(run: PhaseRun, step: AppFaultStep) -> None:
+    """Switch the fault on; the replicas are remembered so the run clears them at its end."""
+    touched = run.ctx.lab.app_fault(step.as_fault(), step.replicas)
+    run.ctx.changes.app_faults.update(touched)
+    run.changed()
+
+
 def wait_until(run: PhaseRun, step: WaitUntilStep) -> None:
     """Tick until ``expr`` holds or ``timeout`` passes; a named wait (or a timeout) is a
     check in the verdict."""
@@ -192,4 +200,5 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "check": check,
     "annotate": annotate,
     "find_knee": find_knee,
+    "app_fault": app_fault,
 }

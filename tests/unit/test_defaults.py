@@ -43,6 +43,9 @@ LAB_FIELDS = {
     "api_retry_budget": defaults.API_RETRY_BUDGET,
     "api_breaker": defaults.API_BREAKER,
     "api_breaker_cooldown_s": defaults.API_BREAKER_COOLDOWN_S,
+    "api_queue_timeout_ms": defaults.API_QUEUE_TIMEOUT_MS,
+    "api_max_waiters": defaults.API_MAX_WAITERS,
+    "orders_max_backlog": defaults.ORDERS_MAX_BACKLOG,
 }
 
 # the services' settings (they never import lab): field -> lab default
@@ -64,6 +67,9 @@ SERVICE_FIELDS = {
         "api_retry_budget",
         "api_breaker",
         "api_breaker_cooldown_s",
+        "api_queue_timeout_ms",
+        "api_max_waiters",
+        "orders_max_backlog",
     ),
     WorkerSettings: ("worker_work_ms", "worker_ack_wait_s", "slo_seconds"),
 }

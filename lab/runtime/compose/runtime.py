@@ -26,6 +26,7 @@ from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateError
+from lab.runtime.admin import AdminCallError, AdminMethod, admin_answer, encode_body
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key
 from lab.runtime.compose import lb, secrets, state
@@ -162,6 +163,23 @@ class ComposeRuntime(RuntimeBase):
             f"the Prometheus container {prometheus.name} has no network gateway",
             hint=f"docker inspect {prometheus.name}",
         )
+
+    def admin_call(
+        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
+    ) -> dict[str, object]:
+        """``docker exec`` the replica's own client: the endpoint is on its loopback."""
+        st = self._require_up()
+        container = self._container(instance)
+        if not instance.startswith("api-"):
+            raise ConfigError(f"{instance!r} is not an API replica")
+        command = ["python", "-m", "shop_api.admin_call", method, path, encode_body(body)]
+        out = self._call(
+            f"admin call on {instance}", self._docker(st).container.execute, container, command
+        )
+        status, _, text = str(out or "").partition("\n")
+        if not status.strip().isdigit():
+            raise AdminCallError(f"{instance}: {method} {path}: unexpected answer {out!r}")
+        return admin_answer(instance, method, path, int(status), text)
 
     def read_secret(self, name: str) -> str:
         """One generated secret by name (``SecretReader``), from the project's secrets volume."""

@@ -16,7 +16,7 @@ from lab.runtime.native.state import NativeState
 from lab.settings import Settings
 from lab.topology import ServiceGraph, ServiceSpec
 
-SECRET_NAMES = ("pg_password", "redis_password", "nats_password")
+SECRET_NAMES = ("pg_password", "redis_password", "nats_password", "api_admin_token")
 
 
 @dataclass

@@ -63,6 +63,9 @@ def render_config(
             "frontend fe_api",
             f"    bind {bind_host}:{port}",
             "    option forwardfor",
+            # the replicas' admin endpoint is on another (loopback) port; refuse the path
+            # here too, so no change to the replicas could ever expose it through the LB
+            "    http-request deny deny_status 403 if { path_beg /admin }",
             f"    default_backend {BACKEND}",
             "",
             f"backend {BACKEND}",

@@ -24,6 +24,7 @@ class Launcher:
     packages: ClassVar[tuple[str, ...]] = ()  # Debian packages providing the binaries
     stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
     per_instance_port: ClassVar[bool] = False
+    admin_port: ClassVar[bool] = False  # one more port per instance: its admin endpoint
 
     def __init__(self, spec: ServiceSpec) -> None:
         self.spec = spec

@@ -14,10 +14,21 @@ import shutil
 import signal
 from collections.abc import Iterator, Mapping
 
+import httpx
+
 from lab import process_groups as groups
 from lab.defaults import MAX_REPLICAS
 from lab.errors import AlreadyRunning, ConfigError, LabStateError
 from lab.process_groups import ProcRecord
+from lab.runtime.admin import (
+    ADMIN_HOST,
+    ADMIN_TIMEOUT_S,
+    AdminCallError,
+    AdminMethod,
+    admin_answer,
+    encode_body,
+)
+from lab.runtime.admin import TOKEN_SECRET as ADMIN_TOKEN
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
 from lab.runtime.native.context import NativeContext
@@ -267,8 +278,12 @@ class NativeRuntime(RuntimeBase):
                 self.launchers[spec.name].after_ready(ctx, first)
 
     def _record(self, ctx: NativeContext, spec: ServiceSpec, index: int) -> ProcRecord:
-        port = free_port(ctx.host) if self.launchers[spec.name].per_instance_port else None
-        rec = ProcRecord(name=f"{spec.name}-{index}", service=spec.name, index=index, port=port)
+        launcher = self.launchers[spec.name]
+        port = free_port(ctx.host) if launcher.per_instance_port else None
+        admin = free_port(ctx.host) if launcher.admin_port else None
+        rec = ProcRecord(
+            name=f"{spec.name}-{index}", service=spec.name, index=index, port=port, admin_port=admin
+        )
         ctx.state.instances[rec.name] = rec
         return rec
 
@@ -347,6 +362,31 @@ class NativeRuntime(RuntimeBase):
                 groups.kill(rec)
             self.store.save(ctx.state)
             self._publish(ctx)
+
+    def admin_call(
+        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
+    ) -> dict[str, object]:
+        ctx = self._context()
+        rec = ctx.state.instances.get(instance)
+        if rec is None or rec.admin_port is None:
+            known = ", ".join(sorted(r.name for r in ctx.state.of("api")))
+            raise ConfigError(f"{instance!r} is not an API replica", hint=f"replicas: {known}")
+        url = f"http://{ADMIN_HOST}:{rec.admin_port}{path}"
+        token = ctx.secret(ADMIN_TOKEN)
+        try:
+            answer = httpx.request(
+                method,
+                url,
+                content=encode_body(body) or None,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                timeout=ADMIN_TIMEOUT_S,
+            )
+        except httpx.HTTPError as exc:
+            raise AdminCallError(
+                f"{instance}: admin endpoint {url} did not answer: {exc}",
+                hint=f"is {instance} running? see {ctx.logs / (instance + '.log')}",
+            ) from exc
+        return admin_answer(instance, method, path, answer.status_code, answer.text)
 
     def _context(self) -> NativeContext:
         return NativeContext(self.settings, self.graph, self._require_up())

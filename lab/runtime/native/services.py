@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lab import proc
 from lab.process_groups import ProcRecord
+from lab.runtime.admin import TOKEN_SECRET as ADMIN_TOKEN
 from lab.runtime.home import targets_dir
 from lab.runtime.native import haproxy
 from lab.runtime.native.context import NativeContext
@@ -16,6 +17,7 @@ from lab.runtime.native.launcher import Launcher, http_ok, write_private
 class Api(Launcher):
     kind = "api"
     per_instance_port = True
+    admin_port = True
 
     def command(self, ctx: NativeContext, rec: ProcRecord) -> list[str]:
         return [ctx.python(), "-m", "shop_api"]
@@ -27,6 +29,8 @@ class Api(Launcher):
             "LAB_REPLICA": rec.name,
             "LAB_API_HOST": ctx.host,
             "LAB_API_PORT": str(rec.port),
+            "LAB_API_ADMIN_PORT": str(rec.admin_port),
+            "LAB_API_ADMIN_TOKEN_FILE": str(ctx.secret_file(ADMIN_TOKEN)),
             "PYTHONPATH": ctx.pythonpath(),
         }
 

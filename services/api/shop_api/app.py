@@ -7,13 +7,18 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop_api import errors, fastpath, lifecycle, ops, routes
+from shop_api.admin import create_admin_app
+from shop_api.admin_server import AdminServer
 from shop_api.config import ApiSettings
+from shop_api.faults import FAULT_KINDS, FaultBoard
+from shop_api.faults_middleware import InjectFaults
 from shop_api.metrics import ApiMetrics
 from shop_api.models import OrderIn
 from shop_api.resilience.deadline import RequestDeadline
@@ -29,14 +34,16 @@ class ObserveRequests:
     that response is counted and names its replica.
     """
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics, replica: str) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, replica: str, slo_s: float) -> None:
         self.app = app
         self.metrics = metrics
+        self.slo_s = slo_s
         self.replica_header = (b"x-replica", replica.encode("latin-1", "replace"))
         # labels() takes a lock and builds a key on every call; the children are looked
         # up once per (route, method[, status]) here instead
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
+        self._good: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,6 +89,12 @@ class ObserveRequests:
                 histogram = self.metrics.request_duration.labels(template, method)
                 self._histograms[template, method] = histogram
             histogram.observe(elapsed)
+            if status < 500 and elapsed <= self.slo_s:  # goodput: answered within the SLO
+                good = self._good.get((template, method))
+                if good is None:
+                    good = self.metrics.good_requests.labels(template, method)
+                    self._good[template, method] = good
+                good.inc()
 
 
 async def _internal_error(send: Send) -> None:
@@ -146,6 +159,9 @@ def create_app(
     ``should_exit``), so a start-up still waiting for a dependency is abandoned.
     """
     metrics = ApiMetrics(settings.slo_seconds)
+    board = FaultBoard(tuple(r.path for r in routes.router.routes if hasattr(r, "path")))
+    for kind in FAULT_KINDS:
+        metrics.faults_active.labels(kind=kind).set_function(partial(board.count, kind))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -161,9 +177,22 @@ def create_app(
             settings.api_work_ms,
             settings.api_concurrency,
         )
+        admin = None
+        if settings.api_admin_token:
+            admin = AdminServer(
+                create_admin_app(board, settings.api_admin_token, settings.replica),
+                settings.api_admin_port,
+            )
+        else:
+            log.info("no LAB_API_ADMIN_TOKEN: no admin endpoint (no run-time faults)")
         try:
+            if admin is not None:
+                await admin.start()
             yield
         finally:
+            board.remove()  # stops a CPU hog's thread
+            if admin is not None:
+                await admin.stop()
             await lifecycle.stop(services)
 
     app = ShopApp(
@@ -174,12 +203,18 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.faults = board
     app.include_router(routes.router)
     app.include_router(ops.router)
     errors.install(app)
     # added first, so it runs inside ObserveRequests: fast answers are measured too
     app.add_middleware(fastpath.ProductReads, route=_route("/products/{product_id}"))
-    # every dependency call of a request shares one budget (LAB_API_DEADLINE_MS)
+    # outside the fast path (which it faults too), inside the metrics (which count it)
+    app.add_middleware(InjectFaults, board=board, routes=list(routes.router.routes))
+    # every dependency call of a request shares one budget (LAB_API_DEADLINE_MS), which
+    # starts on arrival: an injected delay spends it too
     app.add_middleware(RequestDeadline, budget_s=settings.api_deadline_ms / 1000)
-    app.add_middleware(ObserveRequests, metrics=metrics, replica=settings.replica)
+    app.add_middleware(
+        ObserveRequests, metrics=metrics, replica=settings.replica, slo_s=settings.slo_seconds
+    )
     return app

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shop_api.resilience.retry import RetryMode
 
-SECRET_FIELDS = ("pg_password", "redis_password", "nats_password")
+SECRET_FIELDS = ("pg_password", "redis_password", "nats_password", "api_admin_token")
 
 
 class ConfigError(Exception):
@@ -92,7 +92,8 @@ class Connections(EnvSettings):
         """The settings for a start-up log line, passwords masked."""
         shown = self.model_dump()
         for field in SECRET_FIELDS:
-            shown[field] = "***" if shown[field] else ""
+            if field in shown:
+                shown[field] = "***" if shown[field] else ""
         return shown
 
 
@@ -125,6 +126,14 @@ class ApiSettings(Connections):
     api_retry_budget: float = Field(0.1, ge=0, le=1)  # retries per call, at most
     api_breaker: bool = False
     api_breaker_cooldown_s: float = Field(5.0, gt=0, le=600)
+    # Admission control (shop_api.admission): 0 leaves the wait for a slot unbounded.
+    api_queue_timeout_ms: float = Field(0.0, ge=0, le=60_000)
+    api_max_waiters: int = Field(0, ge=0, le=100_000)
+    # Backpressure: POST /orders answers 503 while more orders than this wait (0: off).
+    orders_max_backlog: int = Field(0, ge=0, le=10_000_000)
+    # The admin endpoint (shop_api.admin) on 127.0.0.1; no token, no endpoint.
+    api_admin_port: int = Field(8001, ge=1, le=65535)
+    api_admin_token: str = ""
 
     @property
     def pool_size(self) -> int:

@@ -36,6 +36,7 @@ MAX_REASONS = 3
 
 ERROR_CODES: dict[int, ErrorCode] = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     415: "unsupported_media_type",

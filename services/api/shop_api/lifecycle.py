@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from shop_api import cache, catalog, db, queue
+from shop_api.admission import Admission
+from shop_api.backpressure import OrderBackpressure
 from shop_api.config import ApiSettings
 from shop_api.metrics import ApiMetrics
 from shop_api.outbox import Outbox
@@ -61,6 +63,7 @@ class Services:
     limiter: WorkLimiter
     outbox: Outbox
     guards: resilience.Guards
+    backpressure: OrderBackpressure
     cleanup: AsyncExitStack
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -160,13 +163,23 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
                 work_ms=settings.api_work_ms,
                 concurrency=settings.api_concurrency,
                 metrics=metrics,
+                admission=Admission(
+                    queue_timeout_s=settings.api_queue_timeout_ms / 1000,
+                    max_waiters=settings.api_max_waiters,
+                ),
             ),
             outbox=Outbox(database, js, metrics, guards.nats, budget_s=guards.deadline_s),
             guards=guards,
+            backpressure=OrderBackpressure(settings.orders_max_backlog, metrics),
             cleanup=cleanup.pop_all(),
         )
     relay = services.outbox.run_relay(services.stopping)
     services.tasks.append(asyncio.create_task(relay, name="outbox-relay"))
+    if settings.orders_max_backlog:
+        watch = services.backpressure.run(database, js, services.stopping)
+        services.tasks.append(asyncio.create_task(watch, name="order-backlog"))
+    metrics.queue_timeout_seconds.set(settings.api_queue_timeout_ms / 1000)
+    metrics.max_waiters.set(settings.api_max_waiters)
     return services
 
 

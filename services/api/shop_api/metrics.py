@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from shop_api.admission import SHED_REASONS
+
 # The text format ``generate_latest`` writes. prometheus_client >= 0.22 names 1.0.0 in its
 # CONTENT_TYPE_LATEST, which Prometheus servers before 3.0 do not know; this one they all do.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -206,6 +208,61 @@ class ApiMetrics:
             self.cache_requests.labels(result=result)
         for result in ("ok", "error"):
             self.queue_publish.labels(result=result)
+        self._overload_metrics()
+
+    def _overload_metrics(self) -> None:
+        """Admission control, goodput, order backpressure, idempotency, faults."""
+        r = self.registry
+        self.shed = Counter(
+            "shop_shed_requests",
+            "Requests refused by admission control (503), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.good_requests = Counter(
+            "shop_http_requests_good",
+            "Requests answered below 500 within the SLO (LAB_SLO_SECONDS): goodput",
+            ["route", "method"],
+            registry=r,
+        )
+        self.queue_timeout_seconds = Gauge(
+            "shop_admission_queue_timeout_seconds",
+            "Longest wait for a work slot before a 503 (LAB_API_QUEUE_TIMEOUT_MS); 0: no bound",
+            registry=r,
+        )
+        self.max_waiters = Gauge(
+            "shop_admission_max_waiters",
+            "Waiters for a work slot before a 503 (LAB_API_MAX_WAITERS); 0: no bound",
+            registry=r,
+        )
+        self.orders_max_backlog = Gauge(
+            "shop_orders_max_backlog",
+            "Order backlog above which POST /orders answers 503 (LAB_ORDERS_MAX_BACKLOG); 0: off",
+            registry=r,
+        )
+        self.order_backlog = Gauge(
+            "shop_order_backlog",
+            "Orders accepted but not yet delivered to a worker (outbox + stream), last seen",
+            registry=r,
+        )
+        self.orders_refused = Counter(
+            "shop_orders_backpressure",
+            "Orders refused with 503 because the order backlog was over its bound",
+            registry=r,
+        )
+        self.idempotent_replays = Counter(
+            "shop_orders_idempotent_replays",
+            "POST /orders answered from a stored Idempotency-Key (no second order)",
+            registry=r,
+        )
+        self.faults_active = Gauge(
+            "shop_faults_active",
+            "Application faults in force on this replica (lab fault app), by kind",
+            ["kind"],
+            registry=r,
+        )
+        for reason in SHED_REASONS:
+            self.shed.labels(reason=reason)
 
     def track_pool(self, size: Callable[[], int], idle: Callable[[], int]) -> None:
         """Read the pool's size and idle count at scrape time."""

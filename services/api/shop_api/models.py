@@ -117,6 +117,7 @@ class Ready(BaseModel):
 
 ErrorCode = Literal[
     "bad_request",
+    "unauthorized",
     "not_found",
     "method_not_allowed",
     "unsupported_media_type",

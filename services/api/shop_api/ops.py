@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -29,9 +30,25 @@ class MetricsResponse(Response):
     media_type = CONTENT_TYPE
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz(request: Request) -> Health:
-    return Health(status="ok", replica=request.app.state.settings.replica)
+UNREADY: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "An injected `unready` fault is active"}
+}
+
+
+def _injected_unready(request: Request) -> JSONResponse | None:
+    """503 while an ``unready`` fault is active. HAProxy checks ``/healthz``, so this
+    fault fails both probes: that is what takes the replica out of the pool."""
+    fault = request.app.state.faults.unready()
+    if fault is None:
+        return None
+    return error_response(503, "injected fault: unready (lab fault app unready)")
+
+
+@router.get("/healthz", response_model=Health, responses=UNREADY)
+async def healthz(request: Request) -> Health | JSONResponse:
+    return _injected_unready(request) or Health(
+        status="ok", replica=request.app.state.settings.replica
+    )
 
 
 async def _probe(check: Callable[[], Awaitable[object]]) -> str | None:
@@ -54,10 +71,19 @@ async def _nats_ok(svc: Services) -> None:
 @router.get(
     "/readyz",
     response_model=Ready,
-    responses={503: {"model": ErrorBody, "description": "Unready: `failed` names each dependency"}},
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "Unready: `failed` names each dependency"
+            " (absent when an `unready` fault is injected)",
+        }
+    },
 )
 async def readyz(request: Request) -> Ready | JSONResponse:
     """200 when Postgres, Redis and NATS all answer; else 503 naming the ones that did not."""
+    injected = _injected_unready(request)
+    if injected is not None:
+        return injected
     svc = services(request)
 
     async def postgres() -> None:

@@ -5,11 +5,12 @@ Every handler here runs inside one of the replica's work slots (see ``work.py``)
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 
+from shop_api import idempotency
 from shop_api.errors import responses
 from shop_api.lifecycle import Services
 from shop_api.models import (
@@ -72,14 +73,49 @@ async def list_products(
     return ProductPage(items=items, limit=limit, offset=offset)
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.KEY_HEADER,
+        min_length=1,
+        max_length=idempotency.MAX_KEY_LENGTH,
+        pattern=idempotency.KEY_PATTERN,
+        description="Retry safely: the same key and body give the same order, never a second"
+        " one; the same key with another body is a 422",
+    ),
+]
+
+
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Stored and queued (or, for a repeated Idempotency-Key, the first order)",
+        "headers": {
+            idempotency.REPLAYED_HEADER: {
+                "description": "`true` when the answer is the stored one for this key",
+                "required": False,
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/orders",
     status_code=202,
     response_model=OrderAccepted,
-    responses=responses(400, 415, 422, 503, 504),
+    responses={**ACCEPTED, **responses(400, 415, 422, 503, 504)},
 )
-async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
-    """Store the order and its outbox row in one transaction; 202 once committed."""
+async def create_order(
+    order: OrderIn,
+    svc: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderAccepted:
+    """Store the order and its outbox row in one transaction; 202 once committed.
+
+    Refused with 503 while the order backlog is over ``LAB_ORDERS_MAX_BACKLOG``."""
+    svc.backpressure.admit()
     message = OrderMessage(order_id=uuid4(), product_id=order.product_id, quantity=order.quantity)
     async with svc.limiter.slot():
         async with (
@@ -87,6 +123,15 @@ async def create_order(order: OrderIn, svc: ServicesDep) -> OrderAccepted:
             svc.db.timed("insert_order"),
             conn.transaction(),
         ):
+            if idempotency_key is not None:
+                try:
+                    replay = await idempotency.claim(conn, idempotency_key, order, message.order_id)
+                except idempotency.KeyReused as exc:
+                    raise HTTPException(422, str(exc)) from exc
+                if replay is not None:  # nothing was written: the transaction is empty
+                    svc.metrics.idempotent_replays.inc()
+                    response.headers[idempotency.REPLAYED_HEADER] = "true"
+                    return OrderAccepted(order_id=replay.order_id)
             created = await conn.fetchval(
                 INSERT_ORDER, message.order_id, order.product_id, order.quantity, order.customer
             )

@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts   integer     NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_created_at_idx ON outbox (created_at);
+-- Idempotency-Key of POST /orders (shop_api.idempotency): written in the order's own
+-- transaction; the FK is checked at commit, so the key can be claimed before the order.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key         text        PRIMARY KEY,
+    fingerprint bytea       NOT NULL,
+    order_id    uuid        NOT NULL REFERENCES orders (id) DEFERRABLE INITIALLY DEFERRED,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
 """
 
 # Deterministic, varied prices; a stock large enough that a lab run never empties it.

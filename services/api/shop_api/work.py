@@ -5,7 +5,8 @@ awaits for ``work_ms``, so one replica serves at most ``concurrency / work_s`` r
 second whatever the machine, and adding replicas adds capacity. ``cpu`` mode burns real
 CPU for ``work_ms`` while holding the slot and blocks the event loop, as real CPU-bound
 code does, so capacity is bounded by cores. Requests over the limit wait for a slot; the
-wait is measured (``shop_concurrency_waiting``, ``shop_concurrency_wait_seconds``).
+wait is measured (``shop_concurrency_waiting``, ``shop_concurrency_wait_seconds``), and
+bounded when admission control is on (``shop_api.admission``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+from shop_api.admission import Admission, Shed
 from shop_api.metrics import WORK_MODES, ApiMetrics
 
 
@@ -40,12 +42,15 @@ class WorkLimiter:
         work_ms: float,
         concurrency: int,
         metrics: ApiMetrics,
+        admission: Admission | None = None,
     ) -> None:
         self.mode = mode
         self.work_s = work_ms / 1000.0
         self.concurrency = concurrency
         self.metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
+        self.admission = admission or Admission(queue_timeout_s=0, max_waiters=0)
+        self._waiting = 0
         metrics.concurrency_limit.set(concurrency)
         metrics.work_seconds.set(self.work_s)
         for known in WORK_MODES:
@@ -55,10 +60,21 @@ class WorkLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a slot, do the simulated work, and run the caller's body in the slot."""
         start = time.perf_counter()
+        if self._slots.locked():  # a request that finds a free slot is never shed
+            try:
+                self.admission.admit(self._waiting, self.concurrency)
+            except Shed as shed:
+                self.metrics.shed.labels(reason=shed.reason).inc()
+                raise
+        self._waiting += 1
         self.metrics.concurrency_waiting.inc()
         try:
-            await self._slots.acquire()
+            await self.admission.acquire(self._slots, self.concurrency)
+        except Shed as shed:
+            self.metrics.shed.labels(reason=shed.reason).inc()
+            raise
         finally:
+            self._waiting -= 1
             self.metrics.concurrency_waiting.dec()
         self.metrics.concurrency_wait.observe(time.perf_counter() - start)
         try:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import jsonschema
@@ -36,6 +36,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from openapi_core.exceptions import OpenAPIError
 
 from lab.lab import Lab
+from lab.runtime.admin import AppFault
 from lab.wait import http_ok, wait_for
 from tests.procs.shop_api.test_shop_service import shop_process
 
@@ -175,6 +176,25 @@ def test_every_documented_answer_happens_and_matches_the_document(
 
     c.send("GET", "/healthz", "/healthz", 200)
     c.send("GET", "/readyz", "/readyz", 200)
+
+    # Idempotency-Key: a retry gets the first order; the key with another body is a 422
+    keyed = {"Idempotency-Key": f"contract-{uuid4().hex}", **JSON}
+    first = c.send("POST", orders, orders, 202, data=order(quantity=3), headers=keyed)
+    again = c.send("POST", orders, orders, 202, data=order(quantity=3), headers=keyed)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    reused = c.send("POST", orders, orders, 422, data=order(quantity=4), headers=keyed)
+    assert reused.json()["reason"].startswith("header.Idempotency-Key: key")
+    spaced = {"Idempotency-Key": "a b", **JSON}
+    c.send("POST", orders, orders, 422, valid=False, data=order(), headers=spaced)
+
+    # an injected `unready` fault fails the probe HAProxy checks
+    replica = running_lab.runtime.status().of("api")[0].name
+    running_lab.app_fault(AppFault(kind="unready", for_s=30), [replica])
+    try:
+        unready_fault = c.send("GET", "/healthz", "/healthz", 503)
+        assert "unready" in unready_fault.json()["reason"]
+    finally:
+        running_lab.clear_app_faults([replica])
     metrics = c.send("GET", "/metrics", "/metrics", 200)
     assert metrics.headers["content-type"] == METRICS_TYPE
 
@@ -237,7 +257,8 @@ EXAMPLES = 50  # per operation; the whole pass takes about 10 s
 
 def accepted_unless_unknown(ctx: Any, response: Any, case: Any) -> None:
     """A schema-valid request is accepted; the only refusals are for what the schema
-    cannot know: an id that does not exist (404), an order for an unknown product."""
+    cannot know: an id that does not exist (404), an order for an unknown product, an
+    ``Idempotency-Key`` already used for another order."""
     status = response.status_code
     if status < 300:
         return
@@ -245,6 +266,8 @@ def accepted_unless_unknown(ctx: Any, response: Any, case: Any) -> None:
         return
     if status == 422 and case.path == "/orders":
         reason = json.loads(response.content)["reason"]
+        if reason.startswith("header.Idempotency-Key: key"):
+            return  # a generated key used before with another body
         assert reason.startswith("product_id ") and reason.endswith(" does not exist"), reason
         return
     raise AssertionError(f"schema-valid request refused: {status} {response.content[:300]!r}")

@@ -13,7 +13,7 @@ a window exactly as the real ``Measurer`` averages the ``lab:`` rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +23,7 @@ from lab.events import EventLog
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
 from lab.run.timeseries import Table
+from lab.runtime.admin import AppFault
 from lab.scenario.measure import MIN_WINDOW_S, Window
 from lab.settings import Settings
 
@@ -307,6 +308,7 @@ class FakeLab:
         self.audits: list[tuple[float, float]] = []
         self.audit_passes = True
         self.healed: set[str] = set()
+        self.app_faults: dict[str, list[AppFault]] = {}  # replica -> faults in force
 
     def is_up(self) -> bool:
         return self.running
@@ -353,6 +355,18 @@ class FakeLab:
     def resume(self, instance: str) -> None:
         self.world.change("start", instance)
         self.events.emit("resume", f"resume {instance}", instance=instance)
+
+    def app_fault(self, fault: AppFault, replicas: Sequence[str] | None = None) -> list[str]:
+        targets = list(replicas or [f"api-{i + 1}" for i in range(self.world.planned["api"])])
+        for replica in targets:
+            self.app_faults.setdefault(replica, []).append(fault)
+        self.world.change("app_fault", fault.kind, len(targets))
+        self.events.emit("fault", f"app fault {fault.describe()}", tags=("fault", "app"))
+        return targets
+
+    def clear_app_faults(self, replicas: Sequence[str] | None = None) -> int:
+        targets = list(replicas or self.app_faults)
+        return sum(len(self.app_faults.pop(replica, [])) for replica in targets)
 
     def replicas(self) -> Mapping[str, int]:
         return dict(self.world.planned)

@@ -58,7 +58,7 @@ def test_the_middleware_integrates_shop_requests_and_not_its_own_scrapes() -> No
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    observe = ObserveRequests(app, metrics, "api-1")
+    observe = ObserveRequests(app, metrics, "api-1", slo_s=0.25)
 
     async def request(path: str) -> None:
         async def receive() -> Message:
