@@ -28,6 +28,8 @@ from lab.runtime.base import LabStatus, Runtime
 from lab.settings import Settings
 
 if TYPE_CHECKING:
+    from lab.faults.net import NetFault
+    from lab.faults.toxiproxy import ToxiproxyClient
     from lab.load.driver import LoadDriver
     from lab.metrics.prom import PrometheusClient
     from lab.run.timeseries import Table
@@ -198,3 +200,56 @@ class Lab:
         self.events.emit(
             "resume", f"resume {instance}", instance=instance, tags=("fault", "resume")
         )
+
+    # -- network faults (Toxiproxy) -----------------------------------------------------
+
+    def toxiproxy(self) -> ToxiproxyClient:
+        """A client for the running lab's Toxiproxy (close it after use)."""
+        from lab.errors import LabStateError
+        from lab.faults.toxiproxy import ToxiproxyClient
+
+        if not self.settings.net_proxy:
+            raise LabStateError(
+                "the API and workers reach their dependencies directly, not through the proxy",
+                hint="`lab down`, then `LAB_NET_PROXY=1 lab up` (or net_proxy = true in lab.toml)",
+            )
+        return ToxiproxyClient(self.runtime.endpoint("toxiproxy").url)
+
+    def net_fault(self, fault: NetFault) -> None:
+        """Inject a network fault on one dependency link."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            net.apply(client, fault)
+        self.events.emit(
+            "net_fault",
+            f"fault {fault.describe()}",
+            fault=fault.model_dump(),
+            tags=("fault", "net", fault.to),
+        )
+
+    def end_net_fault(self, fault: NetFault) -> None:
+        """Take a network fault away again (safe when it is already gone)."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            net.undo(client, fault)
+        self.events.emit(
+            "net_fault_end",
+            f"fault over: {fault.describe()}",
+            fault=fault.model_dump(),
+            tags=("fault", "net", fault.to),
+        )
+
+    def net_faults(self) -> list[str]:
+        """The network faults in place now, one line each."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            return net.active(client)
+
+    def clear_net_faults(self) -> None:
+        """Every link up, every toxic gone (Toxiproxy's reset)."""
+        with self.toxiproxy() as client:
+            client.reset()
+        self.events.emit("net_faults_cleared", "network faults cleared", tags=("fault", "net"))

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     )
     pg_max_connections: int = Field(default=d.PG_MAX_CONNECTIONS, ge=5, le=10_000)
     seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
+    net_proxy: bool = Field(
+        default=d.NET_PROXY, description="API/worker reach their dependencies through Toxiproxy"
+    )
     slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
     scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)
 

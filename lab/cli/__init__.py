@@ -14,7 +14,7 @@ from types import FrameType
 import typer
 from rich.console import Console
 
-from lab.cli import bench, lifecycle, observe, runs, scenario
+from lab.cli import bench, fault, lifecycle, observe, runs, scenario
 from lab.errors import LabError
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-for module in (lifecycle, observe, scenario, runs, bench):
+for module in (lifecycle, observe, scenario, runs, bench, fault):
     module.register(app)
 
 

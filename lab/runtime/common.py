@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal
 
-from lab.defaults import MAX_REPLICAS
+from lab.defaults import MAX_REPLICAS, NET_LINKS
 from lab.errors import ConfigError, LabStateError
 from lab.metrics.promconfig import write_targets
 from lab.runtime import home
@@ -49,6 +49,12 @@ def knob_env(settings: Settings) -> dict[str, str]:
         "LAB_SLO_SECONDS": f"{settings.slo_seconds:g}",
         "LAB_API_REPLICAS": str(settings.api_replicas),
         "LAB_WORKER_REPLICAS": str(settings.worker_replicas),
+        **{
+            f"LAB_{'PG' if link == 'postgres' else link.upper()}_LINK": (
+                "toxiproxy" if settings.net_proxy else link
+            )
+            for link in NET_LINKS
+        },
     }
 
 

@@ -23,6 +23,7 @@ from lab.scenario.model import (
     FindKneeStep,
     HoldStep,
     LoadStep,
+    NetFaultStep,
     Phase,
     ScaleStep,
     WaitUntilStep,
@@ -125,6 +126,21 @@ def fault(run: PhaseRun, step: FaultStep) -> None:
     run.changed()
 
 
+def net_fault(run: PhaseRun, step: NetFaultStep) -> None:
+    """Inject; with ``duration``, hold it that long and take it away. It is in
+    ``changes`` while in place, so the run's end (or Ctrl-C) takes it away otherwise."""
+    fault, lab, changes = step.net_fault(), run.ctx.lab, run.ctx.changes
+    changes.net_faults.append(fault)
+    lab.net_fault(fault)
+    run.changed()
+    if step.duration is None:
+        return
+    run.hold(step.duration)
+    lab.end_net_fault(fault)
+    changes.net_faults.remove(fault)
+    run.changed()
+
+
 def wait_until(run: PhaseRun, step: WaitUntilStep) -> None:
     """Tick until ``expr`` holds or ``timeout`` passes; a named wait (or a timeout) is a
     check in the verdict."""
@@ -181,6 +197,7 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "hold": hold,
     "scale": scale,
     "fault": fault,
+    "net_fault": net_fault,
     "wait_until": wait_until,
     "check": check,
     "annotate": annotate,

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.events import EventLog
+from lab.faults.net import NetFault
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.timeseries import Table
 from lab.scenario.measure import MIN_WINDOW_S, Window
@@ -300,6 +301,7 @@ class FakeLab:
         self.gauges = gauges
         self.load = FakeLoad(world)
         self.reports: list[Path] = []
+        self.net_faults: list[NetFault] = []  # in place now
 
     def is_up(self) -> bool:
         return self.running
@@ -339,6 +341,14 @@ class FakeLab:
     def resume(self, instance: str) -> None:
         self.world.change("start", instance)
         self.events.emit("resume", f"resume {instance}", instance=instance)
+
+    def net_fault(self, fault: NetFault) -> None:
+        self.net_faults.append(fault)
+        self.events.emit("net_fault", f"fault {fault.describe()}", fault=fault.model_dump())
+
+    def end_net_fault(self, fault: NetFault) -> None:
+        self.net_faults.remove(fault)
+        self.events.emit("net_fault_end", f"fault over: {fault.describe()}")
 
     def replicas(self) -> Mapping[str, int]:
         return dict(self.world.planned)

@@ -1,0 +1,161 @@
+"""`lab fault ...`: break things on purpose. This module owns the group and its network
+half (`net`, `list`, `clear`); other fault families register their own subgroups.
+
+    lab fault net latency --to postgres --ms 200 --jitter 20 [--toxicity 0.5] [--for 30s]
+    lab fault net down --to redis --for 10s
+    lab fault list
+    lab fault clear
+
+Without ``--for`` a fault stays until ``lab fault clear`` (or ``lab down``); with it, the
+command waits and takes the fault away at the end, or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from lab.cli.context import console, make_lab
+from lab.errors import ConfigError
+from lab.faults.net import NetKind, parse_fault
+
+fault_app = typer.Typer(help="Inject faults: network (net), and list or clear them.")
+net_app = typer.Typer(help="Network faults on the API's and workers' links to a dependency.")
+fault_app.add_typer(net_app, name="net")
+
+To = Annotated[str, typer.Option("--to", help="postgres | redis | nats")]
+Toxicity = Annotated[float, typer.Option(help="share of connections hit, 0-1")]
+Stream = Annotated[str, typer.Option(help="downstream (replies) | upstream (requests)")]
+For = Annotated[str | None, typer.Option("--for", help="undo after this long: 30s, 2m, 500ms")]
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+def parse_for(text: str) -> float:
+    """'30s', '2m', '500ms' or plain seconds → seconds; a clear error names --for."""
+    value = text.strip()
+    unit = next((u for u in ("ms", "s", "m") if value.endswith(u)), "")
+    try:
+        seconds = float(value.removesuffix(unit)) * UNITS.get(unit, 1.0)
+    except ValueError:
+        seconds = -1
+    if not seconds > 0:
+        raise ConfigError(f"--for: not a duration: {text!r}", hint="write 30s, 2m or 500ms")
+    return seconds
+
+
+def _inject(kind: NetKind, to: str, duration: str | None, **fields: object) -> None:
+    fault = parse_fault(kind=kind, to=to, **fields)
+    seconds = parse_for(duration) if duration is not None else None
+    lab = make_lab()
+    lab.net_fault(fault)
+    console.print(f"fault on: {fault.describe()}")
+    if seconds is None:
+        console.print("[dim]until `lab fault clear`[/]")
+        return
+    try:
+        time.sleep(seconds)
+    finally:  # Ctrl-C (and SIGTERM, see lab.cli.main) undoes it too
+        lab.end_net_fault(fault)
+        console.print(f"fault off: {fault.describe()}")
+
+
+@net_app.command()
+def latency(
+    to: To,
+    ms: Annotated[int, typer.Option(help="added delay per chunk")],
+    jitter: Annotated[int, typer.Option(help="± this many ms, uniform")] = 0,
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """Delay every reply (or request) by ms ± jitter."""
+    _inject("latency", to, duration, ms=ms, jitter=jitter, toxicity=toxicity, stream=stream)
+
+
+@net_app.command()
+def down(to: To, duration: For = None) -> None:
+    """Take the link down: new connections refused, open ones closed."""
+    _inject("down", to, duration)
+
+
+@net_app.command()
+def timeout(
+    to: To,
+    ms: Annotated[int, typer.Option(help="close the connection after this; 0: never")] = 0,
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """A black hole: data goes in, nothing comes back."""
+    _inject("timeout", to, duration, ms=ms, toxicity=toxicity, stream=stream)
+
+
+@net_app.command()
+def reset(
+    to: To,
+    ms: Annotated[int, typer.Option(help="reset after this long")] = 0,
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """Reset connections (TCP RST), as a crashed peer or a firewall does."""
+    _inject("reset", to, duration, ms=ms, toxicity=toxicity, stream=stream)
+
+
+@net_app.command()
+def bandwidth(
+    to: To,
+    rate: Annotated[int, typer.Option(help="KB/s")],
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """Limit the link's bandwidth."""
+    _inject("bandwidth", to, duration, rate=rate, toxicity=toxicity, stream=stream)
+
+
+@net_app.command("slow-close")
+def slow_close(
+    to: To,
+    ms: Annotated[int, typer.Option(help="delay of the close")],
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """Pass a connection's close on late."""
+    _inject("slow_close", to, duration, ms=ms, toxicity=toxicity, stream=stream)
+
+
+@net_app.command("limit-data")
+def limit_data(
+    to: To,
+    nbytes: Annotated[int, typer.Option("--bytes", help="close after this many bytes")],
+    toxicity: Toxicity = 1.0,
+    stream: Stream = "downstream",
+    duration: For = None,
+) -> None:
+    """Close each connection after it carried so many bytes."""
+    _inject("limit_data", to, duration, bytes=nbytes, toxicity=toxicity, stream=stream)
+
+
+@fault_app.command("list")
+def list_faults() -> None:
+    """The faults in place now."""
+    lines = make_lab().net_faults()
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        console.print("no network faults")
+
+
+@fault_app.command()
+def clear() -> None:
+    """Remove every fault (every link up, every toxic gone)."""
+    make_lab().clear_net_faults()
+    console.print("network faults cleared")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fault_app, name="fault")
