@@ -204,11 +204,14 @@ class Lab:
     # -- network faults (Toxiproxy) -----------------------------------------------------
 
     def toxiproxy(self) -> ToxiproxyClient:
-        """A client for the running lab's Toxiproxy (close it after use)."""
+        """A client for the running lab's Toxiproxy (close it after use); refused when the
+        running lab's links do not go through it (as recorded at ``up``)."""
         from lab.errors import LabStateError
         from lab.faults.toxiproxy import ToxiproxyClient
+        from lab.runtime.home import recorded_net_proxy
 
-        if not self.settings.net_proxy:
+        recorded = recorded_net_proxy(self.settings.state_dir)
+        if not (self.settings.net_proxy if recorded is None else recorded):
             raise LabStateError(
                 "the API and workers reach their dependencies directly, not through the proxy",
                 hint="`lab down`, then `LAB_NET_PROXY=1 lab up` (or net_proxy = true in lab.toml)",

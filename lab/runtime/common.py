@@ -97,6 +97,7 @@ class RuntimeBase:
 
     def _mark_up(self) -> None:
         home.write_marker(self.settings.state_dir, self.name)
+        home.write_net_proxy(self.settings.state_dir, self.settings.net_proxy)
 
     def _mark_down(self) -> None:
         home.clear_marker(self.settings.state_dir)
