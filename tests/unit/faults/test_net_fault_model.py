@@ -71,5 +71,5 @@ def test_for_takes_a_duration(text: str, seconds: float) -> None:
 def test_a_bad_for_names_the_flag(text: str) -> None:
     from lab.cli.fault import parse_for
 
-    with pytest.raises(ConfigError, match="^--for: not a duration"):
+    with pytest.raises(ConfigError, match=r"^--for: not a duration"):
         parse_for(text)
