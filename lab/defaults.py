@@ -63,6 +63,16 @@ PROMETHEUS_PORT: Final = 9090
 LOCUST_PORT: Final = 8089
 GRAFANA_PORT: Final = 3000
 
+# -- network faults (the lab's Toxiproxy) ----------------------------------------------------
+TOXIPROXY_PORT: Final = 8474
+"""Toxiproxy's API port (its own default); natively the lab picks a free one."""
+NET_LINKS: Final = ("postgres", "redis", "nats")
+"""The links from the API and the workers that the proxy carries, one proxy each, named
+for the dependency (as Toxiproxy users name them)."""
+NET_PROXY: Final = False
+"""Route the API's and workers' dependency traffic through the proxy. Off by default: the
+extra hop costs the scale-out lesson (see README, "Network faults"); fault scenarios turn it on."""
+
 # -- measuring -------------------------------------------------------------------------------
 SCRAPE_INTERVAL_S: Final = 1.0
 RULE_WINDOW_S: Final = 10.0

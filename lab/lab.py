@@ -29,6 +29,8 @@ from lab.runtime.base import InstanceState, LabStatus, Runtime
 from lab.settings import Settings
 
 if TYPE_CHECKING:
+    from lab.faults.net import NetFault
+    from lab.faults.toxiproxy import ToxiproxyClient
     from lab.load.driver import LoadDriver
     from lab.metrics.prom import PrometheusClient
     from lab.run.audit import Audit
@@ -282,3 +284,59 @@ class Lab:
                 replicas=targets,
             )
         return removed
+
+    # -- network faults (Toxiproxy) -----------------------------------------------------
+
+    def toxiproxy(self) -> ToxiproxyClient:
+        """A client for the running lab's Toxiproxy (close it after use); refused when the
+        running lab's links do not go through it (as recorded at ``up``)."""
+        from lab.errors import LabStateError
+        from lab.faults.toxiproxy import ToxiproxyClient
+        from lab.runtime.home import recorded_net_proxy
+
+        recorded = recorded_net_proxy(self.settings.state_dir)
+        if not (self.settings.net_proxy if recorded is None else recorded):
+            raise LabStateError(
+                "the API and workers reach their dependencies directly, not through the proxy",
+                hint="`lab down`, then `LAB_NET_PROXY=1 lab up` (or net_proxy = true in lab.toml)",
+            )
+        return ToxiproxyClient(self.runtime.endpoint("toxiproxy").url)
+
+    def net_fault(self, fault: NetFault) -> None:
+        """Inject a network fault on one dependency link."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            net.apply(client, fault)
+        self.events.emit(
+            "net_fault",
+            f"fault {fault.describe()}",
+            fault=fault.model_dump(),
+            tags=("fault", "net", fault.to),
+        )
+
+    def end_net_fault(self, fault: NetFault) -> None:
+        """Take a network fault away again (safe when it is already gone)."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            net.undo(client, fault)
+        self.events.emit(
+            "net_fault_end",
+            f"fault over: {fault.describe()}",
+            fault=fault.model_dump(),
+            tags=("fault", "net", fault.to),
+        )
+
+    def net_faults(self) -> list[str]:
+        """The network faults in place now, one line each."""
+        from lab.faults import net
+
+        with self.toxiproxy() as client:
+            return net.active(client)
+
+    def clear_net_faults(self) -> None:
+        """Every link up, every toxic gone (Toxiproxy's reset)."""
+        with self.toxiproxy() as client:
+            client.reset()
+        self.events.emit("net_faults_cleared", "network faults cleared", tags=("fault", "net"))

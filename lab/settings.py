@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     )
     pg_max_connections: int = Field(default=d.PG_MAX_CONNECTIONS, ge=5, le=10_000)
     seed_products: int = Field(default=d.SEED_PRODUCTS, ge=1)
+    net_proxy: bool = Field(
+        default=d.NET_PROXY, description="API/worker reach their dependencies through Toxiproxy"
+    )
     slo_seconds: float = Field(default=d.SLO_SECONDS, gt=0)
     api_queue_timeout_ms: float = Field(
         default=d.API_QUEUE_TIMEOUT_MS, ge=0, le=60_000, description="admission control; 0: off"

@@ -115,11 +115,17 @@ hash_of() {
 }
 
 build_standins() {
-  local dir tag want have
+  local dir tag want have context
   for dir in "$ROOT"/docker/standins/*/; do
     tag=$(sed -n 's/^# stands in for: *//p' "$dir/Dockerfile" | head -n1)
     [[ -n $tag ]] || die "$dir/Dockerfile has no '# stands in for: IMAGE' line"
     want=$(hash_of "$dir")
+    context=$dir
+    # a stand-in that runs the lab's own code (toxiproxy) builds from the repository root
+    if grep -q '^# context: repository root' "$dir/Dockerfile"; then
+      context=$ROOT
+      want=$( { echo "$want"; hash_of "$ROOT/lab/agents/netproxy"; } | sha256sum | cut -c1-16)
+    fi
     if ! have=$(label_of "$tag" prodlab.hash); then
       have=missing
     fi
@@ -132,7 +138,7 @@ build_standins() {
     log "building stand-in $tag"
     docker build --network host -q --build-arg "BASE_IMAGE=$BASE_IMAGE" \
       --label "prodlab.hash=$want" --label "prodlab.standin=$tag" \
-      -t "$tag" "$dir" >>"$LOG_DIR/standins.log" 2>&1 \
+      -f "$dir/Dockerfile" -t "$tag" "$context" >>"$LOG_DIR/standins.log" 2>&1 \
       || die "building $tag failed; see $LOG_DIR/standins.log"
   done
 }

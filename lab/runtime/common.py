@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal
 
-from lab.defaults import MAX_REPLICAS
+from lab.defaults import MAX_REPLICAS, NET_LINKS
 from lab.errors import ConfigError, LabStateError
 from lab.metrics.promconfig import write_targets
 from lab.runtime import home
@@ -58,6 +58,12 @@ def knob_env(settings: Settings) -> dict[str, str]:
         "LAB_API_QUEUE_TIMEOUT_MS": f"{settings.api_queue_timeout_ms:g}",
         "LAB_API_MAX_WAITERS": str(settings.api_max_waiters),
         "LAB_ORDERS_MAX_BACKLOG": str(settings.orders_max_backlog),
+        **{
+            f"LAB_{'PG' if link == 'postgres' else link.upper()}_LINK": (
+                "toxiproxy" if settings.net_proxy else link
+            )
+            for link in NET_LINKS
+        },
     }
 
 
@@ -107,6 +113,7 @@ class RuntimeBase:
 
     def _mark_up(self) -> None:
         home.write_marker(self.settings.state_dir, self.name)
+        home.write_net_proxy(self.settings.state_dir, self.settings.net_proxy)
 
     def _mark_down(self) -> None:
         home.clear_marker(self.settings.state_dir)

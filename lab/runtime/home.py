@@ -42,6 +42,9 @@ def locked(state_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+NET_PROXY_FILE = "net_proxy"
+
+
 def write_marker(state_dir: Path, runtime: str) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / MARKER_FILE).write_text(f"{runtime}\n", encoding="utf-8")
@@ -49,6 +52,22 @@ def write_marker(state_dir: Path, runtime: str) -> None:
 
 def clear_marker(state_dir: Path) -> None:
     (state_dir / MARKER_FILE).unlink(missing_ok=True)
+    (state_dir / NET_PROXY_FILE).unlink(missing_ok=True)
+
+
+def write_net_proxy(state_dir: Path, on: bool) -> None:
+    """Record whether the running lab's links go through Toxiproxy (``net_proxy``), so a
+    later shell without the setting still knows."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / NET_PROXY_FILE).write_text("1\n" if on else "0\n", encoding="utf-8")
+
+
+def recorded_net_proxy(state_dir: Path) -> bool | None:
+    """What ``write_net_proxy`` recorded at ``up``; None when no lab recorded it."""
+    try:
+        return (state_dir / NET_PROXY_FILE).read_text(encoding="utf-8").strip() == "1"
+    except FileNotFoundError:
+        return None
 
 
 def recorded_runtime(state_dir: Path) -> str | None:

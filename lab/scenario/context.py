@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lab.faults.net import NetFault
 from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult, Verdict
 from lab.scenario import checks
@@ -43,6 +44,7 @@ class Changes:
     replicas: dict[str, int] = field(default_factory=dict)  # service -> count before the run
     down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill" | "pause"
     app_faults: set[str] = field(default_factory=set)  # API replicas given an app fault
+    net_faults: list[NetFault] = field(default_factory=list)  # in place, to take away
 
 
 @dataclass

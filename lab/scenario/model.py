@@ -25,6 +25,7 @@ from pydantic import (
 
 from lab import defaults
 from lab.errors import LabError
+from lab.faults.net import NetFault, NetKind
 from lab.runtime.admin import MAX_FAULT_S, AppFault, AppFaultKind
 from lab.scenario.lesson import PhaseMeasure, Prediction, Watch
 
@@ -111,6 +112,9 @@ class Topology(Strict):
     )
     pg_max_connections: Annotated[int, Field(ge=5, le=10_000)] | None = None
     worker_work_ms: Annotated[float, Field(ge=0)] | None = None
+    net_proxy: bool | None = Field(
+        default=None, description="API/workers reach their dependencies through Toxiproxy"
+    )
     replicas: dict[Name, Annotated[int, Field(ge=0, le=defaults.MAX_REPLICAS)]] = Field(
         default_factory=lambda: {"api": 1}, description="starting replicas per service"
     )
@@ -225,6 +229,31 @@ class FaultStep(Strict):
     @property
     def target(self) -> str:
         return self.instance or f"{self.service}-{self.index}"
+
+
+class NetFaultStep(Strict):
+    """A network fault on one dependency link (lab.faults.net), undone after ``duration``,
+    else at the end of the run (and on Ctrl-C or an error)."""
+
+    kind: Literal["net_fault"]
+    fault: NetKind
+    to: Literal["postgres", "redis", "nats"]
+    ms: Annotated[int, Field(ge=0)] = 0
+    jitter: Annotated[int, Field(ge=0)] = 0
+    rate: Annotated[int, Field(ge=0, description="bandwidth, KB/s")] = 0
+    bytes: Annotated[int, Field(ge=0)] = 0
+    toxicity: Annotated[float, Field(ge=0, le=1)] = 1.0
+    stream: Literal["upstream", "downstream"] = "downstream"
+    duration: Duration | None = None
+
+    @model_validator(mode="after")
+    def _valid_fault(self) -> NetFaultStep:
+        self.net_fault()  # the fault's own rules (latency needs ms, ...)
+        return self
+
+    def net_fault(self) -> NetFault:
+        fields = self.model_dump(exclude={"kind", "fault", "duration"})
+        return NetFault.model_validate({"kind": self.fault, **fields})
 
 
 class WaitUntilStep(Strict):
@@ -357,6 +386,7 @@ Step = Annotated[
     | HoldStep
     | ScaleStep
     | FaultStep
+    | NetFaultStep
     | WaitUntilStep
     | CheckStep
     | AnnotateStep
@@ -369,6 +399,7 @@ STEP_KINDS = (
     "hold",
     "scale",
     "fault",
+    "net_fault",
     "wait_until",
     "check",
     "annotate",
@@ -402,8 +433,8 @@ class Phase(Strict):
     def planned_seconds(self) -> float:
         total = 0.0
         for step in self.steps:
-            if isinstance(step, HoldStep):
-                total += step.duration
+            if isinstance(step, HoldStep | NetFaultStep):
+                total += step.duration or 0.0
             elif isinstance(step, FindKneeStep):
                 total += step.planned_seconds()
         return total
@@ -440,6 +471,13 @@ class Scenario(Strict):
                 problems.append((("phases", i, "name"), f"duplicate phase name {phase.name!r}"))
             seen.add(phase.name)
         has_knee = any(isinstance(s, FindKneeStep) for p in self.phases for s in p.steps)
+        if not self.topology.net_proxy:
+            problems += [
+                (("phases", i, "steps", j), "a net_fault step needs topology.net_proxy: true")
+                for i, phase in enumerate(self.phases)
+                for j, step in enumerate(phase.steps)
+                if isinstance(step, NetFaultStep)
+            ]
         located: list[tuple[tuple[str | int, ...], Check | LoadStep]] = [
             (("phases", i, "steps", j), step)
             for i, phase in enumerate(self.phases)

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from lab.events import EventLog
+from lab.faults.net import NetFault
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
 from lab.run.timeseries import Table
@@ -149,6 +150,14 @@ class Lab(Protocol):
 
     def resume(self, instance: str) -> None:
         """Thaw a paused instance (SIGCONT)."""
+        ...
+
+    def net_fault(self, fault: NetFault) -> None:
+        """Inject a network fault on a dependency link (through Toxiproxy)."""
+        ...
+
+    def end_net_fault(self, fault: NetFault) -> None:
+        """Take a network fault away (safe when it is already gone)."""
         ...
 
     def replicas(self) -> Mapping[str, int]:

@@ -13,10 +13,18 @@ log = logging.getLogger(__name__)
 
 
 def restore(lab: Lab, changes: Changes) -> list[str]:
-    """Resume paused instances, start stopped or killed ones (a killed one its restart
-    policy brought back already is left as it is), scale services back, clear application
-    faults; returns what was done (and forgets it: a second call does nothing)."""
+    """End network faults, resume paused instances, start stopped or killed ones (a killed
+    one its restart policy brought back already is left as it is), scale services back,
+    clear application faults; returns what was done (and forgets it: a second call does
+    nothing)."""
     restored: list[str] = []
+    for fault in list(changes.net_faults):
+        try:
+            lab.end_net_fault(fault)
+            restored.append(f"ended {fault.describe()}")
+            changes.net_faults.remove(fault)
+        except LabError as exc:
+            log.warning("could not end the fault %s: %s", fault.describe(), exc)
     for instance in list(changes.down):
         try:
             if changes.down[instance] == "pause":

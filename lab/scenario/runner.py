@@ -59,6 +59,7 @@ def scenario_settings(settings: Settings, scenario: Scenario) -> Settings:
         db_pool_size=topo.db_pool_size,
         pg_max_connections=topo.pg_max_connections,
         worker_work_ms=topo.worker_work_ms,
+        net_proxy=topo.net_proxy,
         slo_seconds=scenario.slo_seconds,
         api_replicas=topo.replicas.get("api"),
         worker_replicas=topo.replicas.get("worker"),

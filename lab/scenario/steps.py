@@ -24,6 +24,7 @@ from lab.scenario.model import (
     FindKneeStep,
     HoldStep,
     LoadStep,
+    NetFaultStep,
     Phase,
     ScaleStep,
     WaitUntilStep,
@@ -137,6 +138,20 @@ def app_fault(run: PhaseRun, step: AppFaultStep) -> None:
     """Switch the fault on; the replicas are remembered so the run clears them at its end."""
     touched = run.ctx.lab.app_fault(step.as_fault(), step.replicas)
     run.ctx.changes.app_faults.update(touched)
+
+
+def net_fault(run: PhaseRun, step: NetFaultStep) -> None:
+    """Inject; with ``duration``, hold it that long and take it away. It is in
+    ``changes`` while in place, so the run's end (or Ctrl-C) takes it away otherwise."""
+    fault, lab, changes = step.net_fault(), run.ctx.lab, run.ctx.changes
+    changes.net_faults.append(fault)
+    lab.net_fault(fault)
+    run.changed()
+    if step.duration is None:
+        return
+    run.hold(step.duration)
+    lab.end_net_fault(fault)
+    changes.net_faults.remove(fault)
     run.changed()
 
 
@@ -196,6 +211,7 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "hold": hold,
     "scale": scale,
     "fault": fault,
+    "net_fault": net_fault,
     "wait_until": wait_until,
     "check": check,
     "annotate": annotate,

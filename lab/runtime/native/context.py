@@ -79,19 +79,24 @@ class NativeContext:
     def python(self) -> str:
         return sys.executable
 
+    def dependency_port(self, service: str) -> int:
+        """Where the API and workers reach ``service``: its proxy's port when the links
+        go through the lab's Toxiproxy (``net_proxy``), else the service's own."""
+        return self.port(link_key(service) if self.settings.net_proxy else service)
+
     def connection_env(self) -> dict[str, str]:
         """How the API and workers reach Postgres, Redis and NATS natively."""
         return {
             "LAB_PG_HOST": self.host,
-            "LAB_PG_PORT": str(self.port("postgres")),
+            "LAB_PG_PORT": str(self.dependency_port("postgres")),
             "LAB_PG_USER": "lab",
             "LAB_PG_DB": "shop",
             "LAB_PG_PASSWORD_FILE": str(self.secret_file("pg_password")),
             "LAB_REDIS_HOST": self.host,
-            "LAB_REDIS_PORT": str(self.port("redis")),
+            "LAB_REDIS_PORT": str(self.dependency_port("redis")),
             "LAB_REDIS_PASSWORD_FILE": str(self.secret_file("redis_password")),
             "LAB_NATS_HOST": self.host,
-            "LAB_NATS_PORT": str(self.port("nats")),
+            "LAB_NATS_PORT": str(self.dependency_port("nats")),
             "LAB_NATS_USER": "lab",
             "LAB_NATS_PASSWORD_FILE": str(self.secret_file("nats_password")),
         }
@@ -106,6 +111,11 @@ class NativeContext:
         if os.environ.get("PYTHONPATH"):
             parts.append(os.environ["PYTHONPATH"])
         return os.pathsep.join(parts)
+
+
+def link_key(service: str) -> str:
+    """The port key of the proxy in front of ``service`` (``postgres`` → ``postgres-link``)."""
+    return f"{service}-link"
 
 
 def find_binary(name: str, *, extra_globs: tuple[str, ...] = ()) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lab.runtime.native.datastores import Nats, Postgres, Redis
 from lab.runtime.native.launcher import Launcher
+from lab.runtime.native.netproxy import NetProxy
 from lab.runtime.native.services import (
     Api,
     LoadBalancer,
@@ -30,6 +31,7 @@ LAUNCHERS: dict[str, type[Launcher]] = {
         ProcessExporter,
         Prometheus,
         Supervisor,
+        NetProxy,
     )
 }
 # Kinds compose runs that have no native process: secrets are files natively; Grafana

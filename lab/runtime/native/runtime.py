@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 import httpx
 
 from lab import process_groups as groups
-from lab.defaults import MAX_REPLICAS
+from lab.defaults import MAX_REPLICAS, NET_LINKS
 from lab.errors import AlreadyRunning, ConfigError, LabStateError
 from lab.process_groups import ProcRecord
 from lab.runtime.admin import (
@@ -31,7 +31,7 @@ from lab.runtime.admin import (
 from lab.runtime.admin import TOKEN_SECRET as ADMIN_TOKEN
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key, knob_env
-from lab.runtime.native.context import NativeContext
+from lab.runtime.native.context import NativeContext, link_key
 from lab.runtime.native.kinds import LAUNCHERS, NOT_NATIVE
 from lab.runtime.native.launcher import Launcher
 from lab.runtime.native.readiness import wait_all_ready
@@ -247,6 +247,8 @@ class NativeRuntime(RuntimeBase):
             "nats_http",
             "postgres-exporter",
             "redis-exporter",
+            "toxiproxy",
+            *(link_key(link) for link in NET_LINKS),
             PROCESS_EXPORTER.name,
         ):
             ports.setdefault(key, free_port(host))

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from lab.errors import AlreadyRunning
 from lab.events import EventLog
+from lab.faults.net import NetFault
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
 from lab.run.timeseries import Table
@@ -309,6 +310,7 @@ class FakeLab:
         self.audit_passes = True
         self.healed: set[str] = set()
         self.app_faults: dict[str, list[AppFault]] = {}  # replica -> faults in force
+        self.net_faults: list[NetFault] = []  # in place now
 
     def is_up(self) -> bool:
         return self.running
@@ -367,6 +369,14 @@ class FakeLab:
     def clear_app_faults(self, replicas: Sequence[str] | None = None) -> int:
         targets = list(replicas or self.app_faults)
         return sum(len(self.app_faults.pop(replica, [])) for replica in targets)
+
+    def net_fault(self, fault: NetFault) -> None:
+        self.net_faults.append(fault)
+        self.events.emit("net_fault", f"fault {fault.describe()}", fault=fault.model_dump())
+
+    def end_net_fault(self, fault: NetFault) -> None:
+        self.net_faults.remove(fault)
+        self.events.emit("net_fault_end", f"fault over: {fault.describe()}")
 
     def replicas(self) -> Mapping[str, int]:
         return dict(self.world.planned)
