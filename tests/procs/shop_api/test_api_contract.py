@@ -38,7 +38,7 @@ from openapi_core.exceptions import OpenAPIError
 from lab.lab import Lab
 from lab.runtime.admin import AppFault
 from lab.wait import http_ok, wait_for
-from tests.procs.shop_api.test_shop_service import shop_process
+from tests.shoptools import shop_process
 
 pytestmark = pytest.mark.procs
 

@@ -23,7 +23,7 @@ from lab.lab import Lab
 from lab.runtime.admin import AppFault
 from lab.runtime.native.runtime import NativeRuntime
 from tests.labtools import LabHome, wait_until
-from tests.procs.shop_api.test_shop_service import lab_context, replica_urls, sample
+from tests.shoptools import lab_context, replica_urls, sample
 
 pytestmark = pytest.mark.procs
 

@@ -19,7 +19,7 @@ import redis
 
 from lab.lab import Lab
 from tests.labtools import sql
-from tests.procs.shop_api.test_shop_service import lab_context, sample, shop_process
+from tests.shoptools import lab_context, sample, shop_process
 
 pytestmark = pytest.mark.procs
 

@@ -14,7 +14,7 @@ import pytest
 from lab.lab import Lab
 from lab.wait import wait_for
 from tests.labtools import sql
-from tests.procs.shop_api.test_shop_service import replica_urls, sample, shop_process
+from tests.shoptools import replica_urls, sample, shop_process
 
 pytestmark = pytest.mark.procs
 
