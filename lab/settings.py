@@ -15,6 +15,7 @@ is called.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,21 @@ from lab.errors import ConfigError
 
 RuntimeName = Literal["auto", "native", "compose"]
 WorkMode = Literal["io", "cpu"]
+
+# Knobs a running lab can change (``lab set``, a scenario's ``set`` step): each with the
+# services that read it, whose replicas are restarted one at a time with the new value.
+LIVE_KNOBS: dict[str, tuple[str, ...]] = {
+    "api_work": ("api",),
+    "api_work_ms": ("api",),
+    "api_concurrency": ("api",),
+    "cache_ttl_s": ("api",),
+    "cache_single_flight": ("api",),
+    "db_work": ("api",),
+    "db_query_ms": ("api",),
+    "db_pool_size": ("api",),
+    "worker_work_ms": ("worker",),
+    "worker_ack_wait_s": ("worker",),
+}
 
 
 def default_project_dir() -> Path:
@@ -116,6 +132,25 @@ class Settings(BaseSettings):
             return type(self).model_validate({**self.model_dump(), **given})
         except ValidationError as exc:
             raise ConfigError(_describe(exc)) from exc
+
+    def with_knobs(self, knobs: Mapping[str, object]) -> Settings:
+        """A copy with live knobs changed (``LIVE_KNOBS``); a bad name or value raises
+        ``ConfigError`` naming the knob."""
+        unknown = sorted(set(knobs) - set(LIVE_KNOBS))
+        if unknown:
+            raise ConfigError(
+                f"{', '.join(unknown)}: not a knob a running lab can change",
+                hint=f"live knobs: {', '.join(LIVE_KNOBS)}",
+            )
+        try:
+            return type(self).model_validate({**self.model_dump(), **knobs})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    def knobs_changed(self, knobs: Mapping[str, object]) -> dict[str, object]:
+        """The part of ``knobs`` that differs from these settings (after validation)."""
+        wanted = self.with_knobs(knobs)
+        return {k: getattr(wanted, k) for k in knobs if getattr(wanted, k) != getattr(self, k)}
 
     @property
     def state_dir(self) -> Path:

@@ -42,6 +42,7 @@ class Changes:
 
     replicas: dict[str, int] = field(default_factory=dict)  # service -> count before the run
     down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill" | "pause"
+    knobs: dict[str, object] = field(default_factory=dict)  # live knob -> value before the run
 
 
 @dataclass

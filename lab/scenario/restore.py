@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def restore(lab: Lab, changes: Changes) -> list[str]:
-    """Resume paused instances, start stopped or killed ones, scale services back;
-    returns what was done (and forgets it: a second call does nothing)."""
+    """Resume paused instances, start stopped or killed ones, scale services back, put
+    changed knobs back (a rolling restart); returns what was done (and forgets it: a
+    second call does nothing)."""
     restored: list[str] = []
     for instance in list(changes.down):
         try:
@@ -35,6 +36,13 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
             del changes.replicas[service]
         except LabError as exc:
             log.warning("could not scale %s back to %d: %s", service, count, exc)
+    if changes.knobs:
+        try:
+            lab.set(changes.knobs)
+            restored += [f"{name}={value}" for name, value in changes.knobs.items()]
+            changes.knobs.clear()
+        except LabError as exc:
+            log.warning("could not put knobs back to %s: %s", changes.knobs, exc)
     if restored:
         lab.events.emit("restore", "restored " + ", ".join(restored), tags=("restore",))
     return restored

@@ -25,6 +25,7 @@ from lab.scenario.model import (
     LoadStep,
     Phase,
     ScaleStep,
+    SetStep,
     WaitUntilStep,
 )
 from lab.scenario.phase import PhaseRun, pool_size
@@ -108,6 +109,16 @@ def scale(run: PhaseRun, step: ScaleStep) -> None:
     run.changed()
 
 
+def set_knobs(run: PhaseRun, step: SetStep) -> None:
+    """A rolling restart with new knobs. The value each knob had before the run is kept
+    first, so a Ctrl-C in the middle of the restart still puts it back."""
+    lab = run.ctx.lab
+    for name in step.knobs:
+        run.ctx.changes.knobs.setdefault(name, getattr(lab.settings, name))
+    lab.set(step.knobs)
+    run.changed()
+
+
 def fault(run: PhaseRun, step: FaultStep) -> None:
     lab, target, changes = run.ctx.lab, step.target, run.ctx.changes
     if step.action == "start":
@@ -185,4 +196,5 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "check": check,
     "annotate": annotate,
     "find_knee": find_knee,
+    "set": set_knobs,
 }
