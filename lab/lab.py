@@ -203,6 +203,34 @@ class Lab:
         )
         return status
 
+    def set(self, knobs: Mapping[str, object]) -> dict[str, object]:
+        """Change live knobs (``settings.LIVE_KNOBS``) of the running lab: the services
+        that read them are restarted replica by replica with the new environment, so no
+        request fails. From here on this lab's settings are the new ones (a later scale
+        starts replicas with them). Returns the knobs as they were before (what undoes
+        it); knobs already at their value change nothing."""
+        from lab.settings import LIVE_KNOBS
+
+        changed = self.settings.knobs_changed(knobs)
+        if not changed:
+            return {}
+        before = {name: getattr(self.settings, name) for name in changed}
+        self.settings = self.settings.with_knobs(changed)
+        self.__dict__.pop("runtime", None)  # the next runtime reads the new settings
+        services = sorted({s for name in changed for s in LIVE_KNOBS[name]})
+        for service in services:
+            if self.runtime.replicas().get(service, 0) > 0:
+                self.runtime.roll(service)
+        text = ", ".join(f"{k}={v}" for k, v in changed.items())
+        self.events.emit(
+            "set",
+            f"set {text} (rolled {', '.join(services)})",
+            knobs=changed,
+            before=before,
+            tags=("set", *services),
+        )
+        return before
+
     def kill(self, instance: str) -> None:
         self.runtime.kill(instance)
         self.events.emit("kill", f"kill {instance}", instance=instance, tags=("fault", "kill"))

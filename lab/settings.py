@@ -15,6 +15,7 @@ is called.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,31 @@ from lab.errors import ConfigError
 RuntimeName = Literal["auto", "native", "compose"]
 WorkMode = Literal["io", "cpu"]
 RetryMode = Literal["off", "naive", "budgeted"]  # shop_api.resilience.retry
+
+# Knobs a running lab can change (``lab set``, a scenario's ``set`` step): each with the
+# services that read it, whose replicas are restarted one at a time with the new value.
+LIVE_KNOBS: dict[str, tuple[str, ...]] = {
+    "api_work": ("api",),
+    "api_work_ms": ("api",),
+    "api_concurrency": ("api",),
+    "cache_ttl_s": ("api",),
+    "cache_single_flight": ("api",),
+    "db_work": ("api",),
+    "db_query_ms": ("api",),
+    "db_pool_size": ("api",),
+    # the API's defences, so a scenario can run with and without them
+    "api_deadline_ms": ("api",),
+    "api_retry": ("api",),
+    "api_retries": ("api",),
+    "api_retry_budget": ("api",),
+    "api_breaker": ("api",),
+    "api_breaker_cooldown_s": ("api",),
+    "api_queue_timeout_ms": ("api",),
+    "api_max_waiters": ("api",),
+    "orders_max_backlog": ("api",),
+    "worker_work_ms": ("worker",),
+    "worker_ack_wait_s": ("worker",),
+}
 
 
 def default_project_dir() -> Path:
@@ -137,6 +163,25 @@ class Settings(BaseSettings):
             return type(self).model_validate({**self.model_dump(), **given})
         except ValidationError as exc:
             raise ConfigError(_describe(exc)) from exc
+
+    def with_knobs(self, knobs: Mapping[str, object]) -> Settings:
+        """A copy with live knobs changed (``LIVE_KNOBS``); a bad name or value raises
+        ``ConfigError`` naming the knob."""
+        unknown = sorted(set(knobs) - set(LIVE_KNOBS))
+        if unknown:
+            raise ConfigError(
+                f"{', '.join(unknown)}: not a knob a running lab can change",
+                hint=f"live knobs: {', '.join(LIVE_KNOBS)}",
+            )
+        try:
+            return type(self).model_validate({**self.model_dump(), **knobs})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from exc
+
+    def knobs_changed(self, knobs: Mapping[str, object]) -> dict[str, object]:
+        """The part of ``knobs`` that differs from these settings (after validation)."""
+        wanted = self.with_knobs(knobs)
+        return {k: getattr(wanted, k) for k in knobs if getattr(wanted, k) != getattr(self, k)}
 
     @property
     def state_dir(self) -> Path:

@@ -182,6 +182,18 @@ def concurrency_work_slots() -> list[panels.Panel]:
                 "waiters {{instance}}",
             ),
         ),
+        panels.timeseries(
+            "DB pool wait per instance (p95)",
+            "Time a request waited for a database connection. Above zero: the pool, not "
+            "the database, is where requests queue (lesson 4: raise db_pool_size).",
+            Q(
+                "histogram_quantile(0.95, sum by (instance, le) (rate("
+                'shop_db_pool_wait_seconds_bucket{job="api",instance=~"$instance"}'
+                "[$__rate_interval])))",
+                "{{instance}}",
+            ),
+            unit="s",
+        ),
     ]
 
 
@@ -199,6 +211,18 @@ def cache_and_queue_publishing() -> list[panels.Panel]:
             ),
             unit="reqps",
             stack=True,
+        ),
+        panels.timeseries(
+            "DB reads per product request",
+            "Database product reads per GET /products/{id}: 1 − hit ratio with cache-aside, "
+            "less when single-flight merges concurrent misses (lesson 3).",
+            Q(
+                'sum(rate(shop_db_product_reads_total{job="api",instance=~"$instance"}'
+                '[$__rate_interval])) / sum(rate(shop_http_requests_total{job="api",'
+                'instance=~"$instance",route="/products/{product_id}"}[$__rate_interval]))',
+                "DB reads / product request",
+            ),
+            max_value=1,
         ),
         panels.timeseries(
             "Queue publishes/s by result",

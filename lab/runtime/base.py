@@ -105,6 +105,12 @@ class Runtime(Protocol):
         the load balancer and Prometheus follow without a restart."""
         ...
 
+    def roll(self, service: str) -> LabStatus:
+        """Restart every replica of ``service`` with this runtime's settings, one at a
+        time: a spare replica starts first, each old one is drained from the load balancer
+        before it stops, so as many replicas as before keep serving throughout."""
+        ...
+
     def stop(self, instance: str) -> None:
         """Stop one instance gracefully (SIGTERM)."""
         ...

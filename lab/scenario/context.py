@@ -45,6 +45,7 @@ class Changes:
     down: dict[str, str] = field(default_factory=dict)  # instance -> "stop" | "kill" | "pause"
     app_faults: set[str] = field(default_factory=set)  # API replicas given an app fault
     net_faults: list[NetFault] = field(default_factory=list)  # in place, to take away
+    knobs: dict[str, object] = field(default_factory=dict)  # live knob -> value before the run
 
 
 @dataclass

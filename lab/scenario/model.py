@@ -18,6 +18,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -28,6 +30,7 @@ from lab.errors import LabError
 from lab.faults.net import NetFault, NetKind
 from lab.runtime.admin import MAX_FAULT_S, AppFault, AppFaultKind
 from lab.scenario.lesson import PhaseMeasure, Prediction, Watch
+from lab.settings import LIVE_KNOBS, Settings
 
 _VAR = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}$")
 _DURATION = re.compile(r"^(?P<n>-?\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m)?$")
@@ -256,6 +259,47 @@ class NetFaultStep(Strict):
         return NetFault.model_validate({"kind": self.fault, **fields})
 
 
+KnobValue = bool | int | float | str
+
+
+class SetStep(Strict):
+    """Change knobs of the running lab (``set: {cache_ttl_s: 2}``): the services that read
+    them restart replica by replica with the new values, drained from the load balancer
+    first, so no request fails. The run puts the old values back at its end."""
+
+    kind: Literal["set"]
+    knobs: Annotated[dict[str, KnobValue], Field(min_length=1)] = Field(
+        description="live knobs (lab.settings.LIVE_KNOBS) and their new values"
+    )
+
+    @field_validator("knobs", mode="before")
+    @classmethod
+    def _resolved(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {name: _resolve(v, info) for name, v in value.items()}
+
+    @field_validator("knobs")
+    @classmethod
+    def _live(cls, value: dict[str, KnobValue]) -> dict[str, KnobValue]:
+        for name, knob in value.items():
+            if name not in LIVE_KNOBS:
+                raise ValueError(
+                    f"{name}: not a knob a running lab can change (live: {', '.join(LIVE_KNOBS)})"
+                )
+            field = Settings.model_fields[name]
+            kind: Any = field.annotation
+            if field.metadata:
+                kind = Annotated[kind, *field.metadata]
+            adapter: TypeAdapter[Any] = TypeAdapter(kind)
+            try:
+                value[name] = adapter.validate_python(knob)
+            except ValidationError as exc:
+                reason = "; ".join(e["msg"] for e in exc.errors())
+                raise ValueError(f"{name}: {reason} (got {knob!r})") from None
+        return value
+
+
 class WaitUntilStep(Strict):
     """Wait until a PromQL condition returns a sample; a timeout fails check ``name``."""
 
@@ -391,7 +435,8 @@ Step = Annotated[
     | CheckStep
     | AnnotateStep
     | FindKneeStep
-    | AppFaultStep,
+    | AppFaultStep
+    | SetStep,
     Field(discriminator="kind"),
 ]
 STEP_KINDS = (
@@ -405,6 +450,7 @@ STEP_KINDS = (
     "annotate",
     "find_knee",
     "app_fault",
+    "set",
 )
 
 

@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 def restore(lab: Lab, changes: Changes) -> list[str]:
     """End network faults, resume paused instances, start stopped or killed ones (a killed
     one its restart policy brought back already is left as it is), scale services back,
-    clear application faults; returns what was done (and forgets it: a second call does
-    nothing)."""
+    clear application faults, put changed knobs back (a rolling restart); returns what was
+    done (and forgets it: a second call does nothing)."""
     restored: list[str] = []
     for fault in list(changes.net_faults):
         try:
@@ -54,6 +54,13 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
         except LabError as exc:  # a replica that is gone took its faults with it
             log.warning("could not clear the app faults on %s: %s", replica, exc)
     changes.app_faults.clear()
+    if changes.knobs:
+        try:
+            lab.set(changes.knobs)
+            restored += [f"{name}={value}" for name, value in changes.knobs.items()]
+            changes.knobs.clear()
+        except LabError as exc:
+            log.warning("could not put knobs back to %s: %s", changes.knobs, exc)
     if restored:
         lab.events.emit("restore", "restored " + ", ".join(restored), tags=("restore",))
     return restored

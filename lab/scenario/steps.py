@@ -27,6 +27,7 @@ from lab.scenario.model import (
     NetFaultStep,
     Phase,
     ScaleStep,
+    SetStep,
     WaitUntilStep,
 )
 from lab.scenario.phase import PhaseRun, pool_size
@@ -107,6 +108,16 @@ def scale(run: PhaseRun, step: ScaleStep) -> None:
     lab = run.ctx.lab
     run.ctx.changes.replicas.setdefault(step.service, lab.replicas().get(step.service, 0))
     lab.scale(step.service, step.replicas)
+    run.changed()
+
+
+def set_knobs(run: PhaseRun, step: SetStep) -> None:
+    """A rolling restart with new knobs. The value each knob had before the run is kept
+    first, so a Ctrl-C in the middle of the restart still puts it back."""
+    lab = run.ctx.lab
+    for name in step.knobs:
+        run.ctx.changes.knobs.setdefault(name, getattr(lab.settings, name))
+    lab.set(step.knobs)
     run.changed()
 
 
@@ -217,4 +228,5 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "annotate": annotate,
     "find_knee": find_knee,
     "app_fault": app_fault,
+    "set": set_knobs,
 }

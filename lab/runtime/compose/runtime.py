@@ -123,6 +123,42 @@ class ComposeRuntime(RuntimeBase):
                 self._wait_lb(replicas)
             return self.status()
 
+    def roll(self, service: str) -> LabStatus:
+        """Per running container: one more container with the new env (``--no-recreate``,
+        so the others stay), then the old one stopped and removed. Compose numbers new
+        containers after the highest, so ``api-1`` comes back as ``api-3``."""
+        self._check_scale(service, 0)
+        with self._locked():
+            st = self._require_up()
+            count = st.replicas.get(service, 0)
+            docker = self._docker(st)  # rewrites compose.env with these settings
+            old = [
+                c
+                for c in self._containers()
+                if (c.config.labels or {}).get("com.docker.compose.service") == service
+                and c.state.running
+            ]
+            for container in old:
+                self._call(
+                    f"roll {service}",
+                    docker.compose.up,
+                    services=[service],
+                    detach=True,
+                    wait=True,
+                    wait_timeout=self._up_timeout(),
+                    scales={service: count + 1},
+                    recreate=False,
+                    dependencies=False,
+                    quiet=True,
+                )
+                if service == "api":
+                    self._wait_lb(count + 1)
+                self._call(f"stop {container.name}", docker.container.stop, container, time=10)
+                self._call(f"remove {container.name}", docker.container.remove, container)
+                if service == "api":
+                    self._wait_lb(count)
+            return self.status()
+
     def pause(self, instance: str) -> None:
         """Freeze one container (``docker pause``: the cgroup freezer)."""
         st = self._require_up()

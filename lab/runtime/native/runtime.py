@@ -160,6 +160,31 @@ class NativeRuntime(RuntimeBase):
             self._publish(ctx)
             return self._status(ctx.state)
 
+    def roll(self, service: str) -> LabStatus:
+        """A spare replica with the new environment first, then each running one drained,
+        stopped and started again on its own port; the spare goes last."""
+        self._check_scale(service, 0)
+        with self._locked():
+            ctx = self._context()
+            launcher, lb = self.launchers[service], service == "api" and "lb" in self.launchers
+            old = [r for r in ctx.state.of(service) if r.desired == "running" and r.alive()]
+            used = {r.index for r in ctx.state.of(service)}
+            spare_index = next(i for i in range(1, MAX_REPLICAS + 2) if i not in used)
+            spare = self._record(ctx, self.graph.get(service), spare_index)
+            self._start_records(ctx, launcher, [spare])
+            if lb:
+                self._lb_enable(ctx, [spare])
+            for rec in old:
+                self._lb_disable(ctx, rec)
+                groups.terminate(rec, sig=launcher.stop_signal)
+                self._start_records(ctx, launcher, [rec])
+                if lb:
+                    self._lb_enable(ctx, [rec])
+            self._retire(ctx, spare)
+            self.store.save(ctx.state)
+            self._publish(ctx)
+            return self._status(ctx.state)
+
     def pause(self, instance: str) -> None:
         """Freeze one instance (SIGSTOP to its process group)."""
         self._signal(instance, signal.SIGSTOP)

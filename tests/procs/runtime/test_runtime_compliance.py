@@ -100,6 +100,33 @@ def test_killed_api_instance_is_routed_around_then_comes_back(booted: Lab) -> No
         booted.scale("api", 1)
 
 
+def test_set_rolls_the_api_to_new_knobs_and_no_request_fails(booted: Lab) -> None:
+    booted.scale("api", 2)
+    prom, ttl = booted.prometheus, booted.settings.cache_ttl_s
+    try:
+        with Traffic(booted.runtime.endpoint("lb").url) as traffic:
+            assert wait_until(lambda: traffic.ok > 20, timeout=10)
+            before = booted.set({"cache_ttl_s": 7, "db_pool_size": 3})
+            traffic.reset()
+            assert wait_until(lambda: traffic.ok > 50, timeout=10)
+        assert before == {"cache_ttl_s": ttl, "db_pool_size": 0}
+        assert traffic.failures == []  # drained one replica at a time, a spare serving
+        status = booted.runtime.status()
+        assert status.replicas("api") == 2 and booted.runtime.replicas()["api"] == 2
+        running = {i.name for i in status.of("api") if i.state is InstanceState.RUNNING}
+        assert len(running) == 2 and set(traffic.replicas) <= running, traffic.replicas
+        # every replica runs with the new knobs, by its own gauges
+        new_knobs = "min(shop_cache_ttl_seconds) == 7 and max(shop_cache_ttl_seconds) == 7"
+        assert wait_until(lambda: prom.scalar(f"count({new_knobs})") == 1, timeout=15)
+        assert wait_until(lambda: prom.scalar("max(shop_db_pool_max_size)") == 3, timeout=15)
+        assert booted.set({"cache_ttl_s": 7}) == {}  # already so: nothing restarts
+    finally:
+        booted.set({"cache_ttl_s": ttl, "db_pool_size": 0})
+        booted.scale("api", 1)
+    pool = "max(shop_db_pool_max_size)"
+    assert wait_until(lambda: prom.scalar(pool) != 3, timeout=15), prom.scalar(pool)
+
+
 def test_stop_and_start_a_worker(booted: Lab) -> None:
     name = booted.runtime.status().of("worker")[0].name
     booted.stop(name)

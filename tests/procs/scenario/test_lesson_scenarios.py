@@ -44,3 +44,7 @@ def test_quick_lesson_passes(lab_home: LabHome, scenario: str) -> None:
     assert verdict["audit"]["passed"], verdict["audit"]["detail"]
     for name in RUN_FILES:
         assert (runs[0] / name).is_file(), name
+    if scenario == "cache":  # the TTL was cut mid-run, then put back by the run itself
+        events = [json.loads(line) for line in (runs[0] / "events.jsonl").open()]
+        ttls = [e["data"]["knobs"]["cache_ttl_s"] for e in events if e["kind"] == "set"]
+        assert ttls == [2, 10], ttls

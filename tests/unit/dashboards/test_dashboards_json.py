@@ -181,3 +181,18 @@ def test_dashboard_provider_reads_the_mounted_dashboards() -> None:
     mounts = {m.split(":")[1]: m.split(":")[0] for m in grafana["volumes"] if ":" in m}
     assert mounts[DASHBOARDS_MOUNT] == "./dashboards"
     assert mounts["/etc/grafana/provisioning"] == "./services/grafana/provisioning"
+
+
+def test_the_cache_and_pool_lessons_have_their_panels() -> None:
+    """Lesson 3 reads DB reads per product request; lesson 4 the pool's wait and waiters."""
+    by_title = {
+        p["title"]: p for p in panels(load(PROJECT / "dashboards" / "lab-api.json")["panels"])
+    }
+    reads = [t["expr"] for t in by_title["DB reads per product request"]["targets"]]
+    assert reads and "shop_db_product_reads_total" in reads[0].split("/")[0]
+    assert 'route="/products/{product_id}"' in reads[0].split("/ sum")[1]
+    wait = by_title["DB pool wait per instance (p95)"]
+    assert wait["fieldConfig"]["defaults"]["unit"] == "s"
+    assert "shop_db_pool_wait_seconds_bucket" in wait["targets"][0]["expr"]
+    pool = [t["expr"] for t in by_title["DB pool per instance"]["targets"]]
+    assert any("shop_db_pool_waiters" in expr for expr in pool)

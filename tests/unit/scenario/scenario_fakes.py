@@ -331,6 +331,15 @@ class FakeLab:
         self.world.change("scale", service, replicas)
         self.events.emit("scale", f"scale {service} {before} → {replicas}", service=service)
 
+    def set(self, knobs: Mapping[str, object]) -> dict[str, object]:
+        changed = self.settings.knobs_changed(knobs)
+        before = {name: getattr(self.settings, name) for name in changed}
+        if changed:
+            self.settings = self.settings.with_knobs(changed)
+            self.world.change("set", ",".join(sorted(changed)))
+            self.events.emit("set", f"set {changed}", knobs=changed, before=before)
+        return before
+
     def kill(self, instance: str) -> None:
         self.world.change("down", instance)
         self.events.emit("kill", f"kill {instance}", instance=instance)

@@ -223,6 +223,22 @@ BAD = {
         ),
         ["phases[0].predict[0] (line 12): only min() and max() may be called"],
     ),
+    "set of a knob a running lab cannot change": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: set, knobs: {pg_max_connections: 50}}"),
+        ["phases[0].steps[0].knobs (line 13): pg_max_connections: not a knob"],
+    ),
+    "set of a knob to a bad value": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: set, knobs: {db_pool_size: -1}}"),
+        ["phases[0].steps[0].knobs (line 13): db_pool_size: Input should be"],
+    ),
+    "set of a work mode that does not exist": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: set, knobs: {db_work: gpu}}"),
+        ["phases[0].steps[0].knobs (line 13): db_work: Input should be 'io'"],
+    ),
+    "set with no knob": (
+        GOOD.replace("{kind: load, users: 5}", "{kind: set, knobs: {}}"),
+        ["phases[0].steps[0].knobs (line 13): Dictionary should have at least 1 item"],
+    ),
     "watch an unknown rule": (
         GOOD.replace(
             "    narrative: hold still\n",
