@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -230,3 +231,32 @@ def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# Checks that measure capacity against the knobs' prediction (4 slots / 40 ms per replica):
+# on a shared 2-core VM whose CPU is stolen by its host, the event loop's delays stretch
+# every request's time in a slot and the knee lands below the band. Such a check may fail
+# in a test only when the run itself measured the machine's CPU saturated and named it.
+CAPACITY_CHECKS = frozenset(
+    {
+        "throughput scales with replicas",
+        "find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee",
+        "scale-2: 2 replicas carry 2 × the knee's rate",
+        "scale-4: 4 replicas carry 4 × the knee's rate",
+        "knee throughput within 15% of the prediction",
+        "the knee held when confirmed",
+    }
+)
+
+
+def unexplained_failures(verdict: dict[str, Any], capacity: frozenset[str]) -> list[str]:
+    """The verdict's failed checks, less the ``capacity`` ones when the run named the
+    machine's CPU as the saturated resource."""
+    failed = [c for c in verdict["checks"] if not c["passed"]]
+    saturation = verdict.get("saturation") or {}
+    machine_bound = saturation.get("resource") == "machine CPU"
+    return [
+        f"{c['name']}: {c['detail']}"
+        for c in failed
+        if not (machine_bound and c["name"] in capacity)
+    ]

@@ -92,6 +92,9 @@ COLUMNS: tuple[Column, ...] = (
     Column(rules.LOCUST_HDR_P95, "max"),
     Column(rules.LOCUST_LATE_RATE, "sum"),
     Column(rules.LOCUST_DROPPED_RATE, "sum"),
+    Column(rules.API_GOODPUT, "sum"),
+    Column(rules.API_SHED_RATE, "sum"),
+    Column(rules.ORDERS_BACKPRESSURE_RATE, "sum"),
     Column(rules.SERVICE_REPLICAS, "sum", by="job", prefix="replicas"),
     Column(rules.PROCESS_CPU, "sum", by="service", prefix="cpu"),
     Column(rules.PROCESS_MEMORY, "sum", by="service", prefix="mem"),
@@ -103,9 +106,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(rules.DEADLINE_EXCEEDED_RATE, "sum", by="dependency", prefix="deadline_exceeded"),
     Column(rules.BREAKER_STATE, "max", by="dependency", prefix="breaker"),
     Column(rules.BREAKER_REJECTED_RATE, "sum", by="dependency", prefix="breaker_rejected"),
-    Column(rules.API_GOODPUT, "sum"),
-    Column(rules.API_SHED_RATE, "sum"),
-    Column(rules.ORDERS_BACKPRESSURE_RATE, "sum"),
     Column(rules.APP_FAULTS, "sum", by="kind", prefix="app_faults"),
 )
 

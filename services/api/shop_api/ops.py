@@ -112,4 +112,8 @@ async def readyz(request: Request) -> Ready | JSONResponse:
     },
 )
 async def metrics(request: Request) -> MetricsResponse:
-    return MetricsResponse(generate_latest(request.app.state.metrics.registry))
+    # rendering ~700 samples takes 10-25 ms of CPU: in a thread, the event loop keeps
+    # serving between the interpreter's switches (5 ms) instead of stalling every request
+    # in flight for the whole scrape, once a second (it lowered the knee by a quarter)
+    body = await asyncio.to_thread(generate_latest, request.app.state.metrics.registry)
+    return MetricsResponse(body)

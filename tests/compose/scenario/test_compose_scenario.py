@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.compose, pytest.mark.e2e]
 # measure the machine rather than the design. Such a miss must name the saturated resource.
 MACHINE_BOUND = {
     "throughput scales with replicas",
+    "scale-2: 2 replicas carry 2 × the knee's rate",
     "scale-4: 4 replicas carry 4 × the knee's rate",
     "find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee",
     "knee throughput within 15% of the prediction",

@@ -143,7 +143,9 @@ def test_retries_against_a_stopped_postgres_naive_multiply_budgeted_stay_bounded
         assert all("postgres unavailable" in a.json()["reason"] for a in answers)
         calls, attempts, retries = (after[n] - before[n] for n in names)
         print(f"{mode}: {calls:g} calls, {attempts:g} attempts ({attempts / calls:.2f}x)")
-        assert calls >= 50 and attempts == calls + retries
+        # an attempt counts when it starts, a call when it ends: a background call (the
+        # outbox relay) still in flight when the counters are read is one attempt ahead
+        assert calls >= 50 and 0 <= attempts - (calls + retries) <= 2
         if mode == "naive":
             # every request tried 1 + 3 times; the relay's rounds fail at their first,
             # never retried, connection, except one backlog read the stop may interrupt
