@@ -40,13 +40,12 @@ UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
 
 def parse_for(text: str) -> float:
-    """'30s', '2m', '500ms' or plain seconds → seconds; a clear error names --for."""
-    value = text.strip()
-    unit = next((u for u in ("ms", "s", "m") if value.endswith(u)), "")
+    """'30s', '2m', '500ms' or plain seconds → seconds (``fault_app.parse_duration``);
+    a clear error names --for, also for a duration that is not more than 0."""
     try:
-        seconds = float(value.removesuffix(unit)) * UNITS.get(unit, 1.0)
-    except ValueError:
-        seconds = -1
+        seconds = fault_app.parse_duration(text)
+    except ConfigError:
+        seconds = -1.0
     if not seconds > 0:
         raise ConfigError(f"--for: not a duration: {text!r}", hint="write 30s, 2m or 500ms")
     return seconds
