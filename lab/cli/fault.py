@@ -36,7 +36,6 @@ To = Annotated[str, typer.Option("--to", help="postgres | redis | nats")]
 Toxicity = Annotated[float, typer.Option(help="share of connections hit, 0-1")]
 Stream = Annotated[str, typer.Option(help="downstream (replies) | upstream (requests)")]
 For = Annotated[str | None, typer.Option("--for", help="undo after this long: 30s, 2m, 500ms")]
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
 
 def parse_for(text: str) -> float:
