@@ -31,7 +31,7 @@ from lab import proc
 from lab.errors import RuntimeUnavailable
 from lab.lab import Lab
 from lab.settings import Settings
-from lab.wait import free_port, http_ok, wait_for
+from lab.wait import free_port, http_ok, reserved_port, wait_for
 
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 _PCT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
@@ -97,8 +97,8 @@ def run_bench(*, seconds: int = 10, connections: int = 32) -> list[BenchResult]:
     settings = Settings.load(
         home=root / ".lab",
         runtime="native",
-        lb_port=free_port(),
-        prometheus_port=free_port(),
+        lb_port=reserved_port(),
+        prometheus_port=reserved_port(),
         api_work_ms=0,
         api_concurrency=1024,
         seed_products=100,

@@ -15,6 +15,7 @@ subscribes ``GrafanaAnnotator.on_event``), whoever asked for it (CLI or scenario
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,21 +23,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.errors import LabStateError, RuntimeUnavailable
+from lab.errors import LabError, LabStateError, RuntimeUnavailable
 from lab.events import EventLog, Listener
 from lab.runtime.admin import AppFault
 from lab.runtime.base import InstanceState, LabStatus, Runtime
 from lab.settings import Settings
 
 if TYPE_CHECKING:
+    from lab.autoscale.controller import Controller
+    from lab.autoscale.policy import Policy
     from lab.faults.net import NetFault
     from lab.faults.toxiproxy import ToxiproxyClient
     from lab.load.driver import LoadDriver
     from lab.metrics.prom import PrometheusClient
     from lab.run.audit import Audit
+    from lab.run.dbprobe import DbProbe
+    from lab.run.scaling import Autoscaling
     from lab.run.timeseries import Table
     from lab.scenario.measure import Measurer
 
+log = logging.getLogger(__name__)
 MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points
 
 
@@ -150,23 +156,70 @@ class Lab:
         """The integrity audit (``lab.run.audit``) against this lab's Postgres and NATS:
         every order accepted is processed exactly once; the counts of those since
         ``since`` (epoch seconds). Waits up to ``drain_s`` for the queue to drain."""
-        from urllib.parse import quote
-
-        from lab.errors import LabError
         from lab.run.audit import Audit, audit
 
         try:
-            pg, nats = self.runtime.endpoint("postgres"), self.runtime.endpoint("nats")
-            pg_pw = quote(self.runtime.read_secret("pg_password"), safe="")
-            nats_pw = quote(self.runtime.read_secret("nats_password"), safe="")
+            pg, nats = self._dsn("postgres"), self._dsn("nats")
         except (LabError, OSError) as exc:
             return Audit(False, f"the audit could not reach the lab: {exc}")
-        return audit(
-            f"postgresql://lab:{pg_pw}@{pg.address}/shop",
-            f"nats://lab:{nats_pw}@{nats.address}",
-            since=since,
-            drain_s=drain_s,
+        return audit(pg, nats, since=since, drain_s=drain_s)
+
+    def database_probe(self, *, seconds: float, clients: int) -> DbProbe:
+        """The queries/s this lab's Postgres serves, by pgbench (``lab.run.dbprobe``)."""
+        from lab.run.dbprobe import probe
+
+        dsn, products = self._dsn("postgres"), self.settings.seed_products
+        return probe(dsn, seconds=seconds, clients=clients, products=products)
+
+    def _dsn(self, service: str) -> str:
+        """A client URL with the generated password: ``postgres`` or ``nats``."""
+        from urllib.parse import quote
+
+        where = self.runtime.endpoint(service).address
+        if service == "postgres":
+            password = quote(self.runtime.read_secret("pg_password"), safe="")
+            return f"postgresql://lab:{password}@{where}/shop"
+        return f"nats://lab:{quote(self.runtime.read_secret('nats_password'), safe='')}@{where}"
+
+    # -- the autoscaler (lab.autoscale) -----------------------------------------------
+
+    def autoscaler(self, policy: Policy, folder: Path, record: Autoscaling) -> Controller:
+        """A running autoscaler on this lab, journaling into ``folder`` and ``record``."""
+        from lab.autoscale.controller import Controller
+        from lab.autoscale.journal import FileJournal
+
+        controller = Controller(
+            self, policy, FileJournal(folder, self.events, policy), record=record
         )
+        controller.start()
+        self.events.emit("autoscaler", f"autoscaler on: {policy.describe()}", tags=("autoscaler",))
+        return controller
+
+    def readiness(self, service: str) -> tuple[int, list[str]]:
+        """Ready instances of ``service``, and the names of those alive but not ready."""
+        instances = self.runtime.status().of(service)
+        waiting = (InstanceState.STARTING, InstanceState.UNHEALTHY)
+        ready = sum(1 for i in instances if i.state == InstanceState.RUNNING)
+        return ready, [i.name for i in instances if i.state in waiting]
+
+    def queue_lag(self) -> float | None:
+        """The orders consumer's num_pending + num_ack_pending (KEDA's JetStream lag)."""
+        from lab.autoscale.signals import queue_lag
+
+        lag = queue_lag(self._dsn("nats"))
+        return None if lag is None else float(lag)
+
+    def lb_sessions(self) -> dict[str, tuple[str, int]] | None:
+        """HAProxy's API servers: name → (status, sessions so far); None if unreadable."""
+        import httpx
+
+        from lab.runtime.lb_stats import backend_servers
+
+        try:
+            return backend_servers(self.runtime.endpoint("lb_stats"))
+        except (httpx.HTTPError, LabError) as exc:
+            log.warning("HAProxy stats: %s", exc)
+            return None
 
     def render_report(self, run_dir: Path) -> Path:
         from lab.report import render_run
@@ -184,9 +237,11 @@ class Lab:
 
     def down(self, *, volumes: bool = False) -> None:
         """Stop the lab, and a load generator a killed scenario run left behind."""
+        from lab.autoscale import daemon
         from lab.load.driver import reap_leftovers
 
         reap_leftovers(self.settings)
+        daemon.stop(daemon.folder(self.settings))  # it would scale what is going down
         self.runtime.down(volumes=volumes)
         self.events.emit("down", "lab down", volumes=volumes)
 
@@ -332,26 +387,20 @@ class Lab:
 
     def net_fault(self, fault: NetFault) -> None:
         """Inject a network fault on one dependency link."""
-        from lab.faults import net
-
-        with self.toxiproxy() as client:
-            net.apply(client, fault)
-        self.events.emit(
-            "net_fault",
-            f"fault {fault.describe()}",
-            fault=fault.model_dump(),
-            tags=("fault", "net", fault.to),
-        )
+        self._net_change(fault, on=True)
 
     def end_net_fault(self, fault: NetFault) -> None:
         """Take a network fault away again (safe when it is already gone)."""
+        self._net_change(fault, on=False)
+
+    def _net_change(self, fault: NetFault, *, on: bool) -> None:
         from lab.faults import net
 
         with self.toxiproxy() as client:
-            net.undo(client, fault)
+            (net.apply if on else net.undo)(client, fault)
         self.events.emit(
-            "net_fault_end",
-            f"fault over: {fault.describe()}",
+            "net_fault" if on else "net_fault_end",
+            f"fault {fault.describe()}" if on else f"fault over: {fault.describe()}",
             fault=fault.model_dump(),
             tags=("fault", "net", fault.to),
         )

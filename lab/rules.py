@@ -17,6 +17,7 @@ API_P50: Final = "lab:api_latency_seconds:p50_10s"
 API_P95: Final = "lab:api_latency_seconds:p95_10s"
 API_P99: Final = "lab:api_latency_seconds:p99_10s"
 CACHE_HIT_RATIO: Final = "lab:cache_hit:ratio10s"
+DB_PRODUCT_READS_RATE: Final = "lab:db_product_reads:rate10s"  # misses the database answered
 ORDERS_ACCEPTED_RATE: Final = "lab:orders_accepted:rate10s"
 
 # -- replicas up, as Prometheus sees them ----------------------------------------------------
@@ -33,8 +34,16 @@ ORDERS_PROCESSED_RATE: Final = "lab:orders_processed:rate10s"
 PROCESS_CPU: Final = "lab:process_cpu:rate10s"  # by (service), cores
 PROCESS_MEMORY: Final = "lab:process_memory_bytes"  # by (service)
 
+# -- the API's database pool and work slots, over all replicas (gauges) -----------------------
+DB_POOL_IN_USE: Final = "lab:db_pool_in_use"  # connections
+DB_POOL_MAX_SIZE: Final = "lab:db_pool_max_size"
+DB_POOL_WAITERS: Final = "lab:db_pool_waiters"  # callers waiting for a connection
+API_SLOT_WAITERS: Final = "lab:api_slot_waiters"  # requests waiting for a work slot
+
 # -- the load balancer -----------------------------------------------------------------------
 LB_RPS: Final = "lab:lb_requests:rate10s"
+LB_RETRIES_RATE: Final = "lab:lb_retries:rate10s"  # retried on the same server
+LB_REDISPATCHES_RATE: Final = "lab:lb_redispatches:rate10s"  # retried on another server
 
 # -- the load generator, as the clients see it -----------------------------------------------
 LOCUST_USERS: Final = "lab:locust_users"
@@ -65,6 +74,7 @@ ALL: Final = (
     API_P95,
     API_P99,
     CACHE_HIT_RATIO,
+    DB_PRODUCT_READS_RATE,
     ORDERS_ACCEPTED_RATE,
     SERVICE_REPLICAS,
     API_REPLICAS,
@@ -75,6 +85,12 @@ ALL: Final = (
     PROCESS_CPU,
     PROCESS_MEMORY,
     LB_RPS,
+    LB_RETRIES_RATE,
+    LB_REDISPATCHES_RATE,
+    DB_POOL_IN_USE,
+    DB_POOL_MAX_SIZE,
+    DB_POOL_WAITERS,
+    API_SLOT_WAITERS,
     LOCUST_USERS,
     LOCUST_RPS,
     LOCUST_FAILURE_RATIO,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import httpx
 
@@ -69,6 +70,38 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def reserved_port(host: str = "127.0.0.1", *, taken: Collection[int] = ()) -> int:
+    """A free port outside the kernel's ephemeral range, for a listener picked now and bound later.
+
+    A ``free_port()`` is released as soon as it is returned, and the kernel may hand the
+    same number to the next ``bind(0)`` or outgoing connection — another lab service's
+    port, or a client socket — before its owner binds it (a CI run lost a Locust port that
+    way). The kernel never picks a port below the ephemeral range on its own, so one drawn
+    from there stays free unless someone asks for it by number. ``taken``: ports already
+    handed out and not yet bound.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(10_000, low - 1)
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port between 10000 and {low - 1} on {host}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return max(int(f.read().split()[0]), 10_100)
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def free_port(host: str = "127.0.0.1") -> int:

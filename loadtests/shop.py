@@ -57,11 +57,13 @@ from functools import lru_cache
 from typing import Any
 
 import gevent
+import gevent.lock
 import locust_exporter  # noqa: F401  (registers the Prometheus exporter's event hooks)
 from arrivals import IDLE_POLL_S, SCHEDULE, Slot
 from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 
+NEXT_IN_LINE = gevent.lock.Semaphore()  # the user that takes the next arrival
 ACTIONS = ("browse", "list", "order", "check")  # task names, as in the --weight-* options
 METHODS = {"browse": "browse", "list": "list_page", "order": "order", "check": "check_order"}
 DEFAULTS: dict[str, Any] = {
@@ -163,11 +165,17 @@ class ShopUser(FastHttpUser):
             SCHEDULE.set_rate(
                 per_user * max(1, users), now, ramp_s=float(self.option("rate_ramp_seconds"))
             )
-            slot = SCHEDULE.take(now)
+            # One user at a time claims the next arrival and sleeps until it is due; the
+            # others wait their turn. Were every free user to claim one ahead, a pool of
+            # 600 at 50 req/s would hold 12 s of arrivals at the old rate, and a new
+            # rate would arrive 12 s late.
+            with NEXT_IN_LINE:
+                slot = SCHEDULE.take(time.time())
+                if slot is not None:
+                    gevent.sleep(max(0.0, slot.intended - time.time()))
             if slot is None:
                 gevent.sleep(IDLE_POLL_S)
                 continue
-            gevent.sleep(max(0.0, slot.intended - time.time()))
             return slot
         # closed loop now: the schedule stops, so a later open loop starts fresh instead of
         # counting every arrival due while nobody took them as dropped

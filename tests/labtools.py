@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,7 +25,7 @@ from lab import proc
 from lab.lab import Lab
 from lab.runtime.native.context import pg_binary
 from lab.settings import Settings
-from lab.wait import free_port
+from lab.wait import reserved_port
 
 # Every file of a run folder (docs/contracts.md), as the runner and render_run write them.
 RUN_FILES = (
@@ -177,12 +180,27 @@ class LabHome:
         }
 
 
+def lab_cli(home: LabHome, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`lab ARGS` through a subprocess against ``home`` (a small catalogue), as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        env=home.env(LAB_SEED_PRODUCTS="100"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def make_home() -> LabHome:
     # Under /tmp, world-traversable: PostgreSQL runs as the `postgres` user and must
     # reach its data dir (pytest's own tmp dirs are 0700 root).
     root = Path(tempfile.mkdtemp(prefix="prodlab-test-", dir="/tmp"))
     root.chmod(0o755)
-    return LabHome(root / ".lab", root / "runs", free_port(), free_port(), free_port())
+    ports: list[int] = []
+    for _ in range(3):  # three distinct ports: two draws may pick the same free number
+        ports.append(reserved_port(taken=ports))
+    return LabHome(root / ".lab", root / "runs", *ports)
 
 
 @contextlib.contextmanager
@@ -203,7 +221,7 @@ def compose_settings(home: LabHome) -> Settings:
     return home.settings(seed_products=200).with_overrides(
         runtime="compose",
         compose_project=f"prodlab-test-{home.lb_port}",
-        grafana_port=free_port(),
+        grafana_port=reserved_port(),
     )
 
 
@@ -245,6 +263,9 @@ CAPACITY_CHECKS = frozenset(
         "scale-4: 4 replicas carry 4 × the knee's rate",
         "knee throughput within 15% of the prediction",
         "the knee held when confirmed",
+        # a saturated machine makes the generator's arrivals leave late: the client's p95,
+        # from each arrival's intended send time, then holds a wait the server never saw
+        "find-knee: server p95 (API histogram) = client p95 (HDR, intended send time) within 10 %",
     }
 )
 
@@ -260,3 +281,56 @@ def unexplained_failures(verdict: dict[str, Any], capacity: frozenset[str]) -> l
         for c in failed
         if not (machine_bound and c["name"] in capacity)
     ]
+
+
+LAB_CLI = [sys.executable, "-c", "from lab.cli import main; main()"]
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One finished `lab scenario run`: its folder, verdict and the tail of its output."""
+
+    folder: Path
+    verdict: dict[str, Any]
+    output: str
+
+    def phases(self) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in self.verdict["phases"]}
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        return {c["name"]: c for c in self.verdict["checks"]}
+
+    def events(self) -> list[dict[str, Any]]:
+        lines = (self.folder / "events.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def assert_no_unexplained_failure(self, capacity: frozenset[str] = frozenset()) -> None:
+        failed = unexplained_failures(self.verdict, capacity)
+        assert not failed, "\n".join(failed)
+
+
+def run_scenario(
+    home: LabHome, scenario: str, profile: str = "quick", *, timeout: float = 540
+) -> ScenarioRun:
+    """`lab scenario run SCENARIO --profile PROFILE --down` as a user runs it. What holds
+    for every run: one new folder holding every run file, an exit code that is the
+    verdict's (0 passed, 1 failed) and an integrity audit that passed."""
+    before = set(home.runs.glob(f"*-{scenario}"))
+    done = subprocess.run(
+        [*LAB_CLI, "scenario", "run", scenario, "--profile", profile, "--down"],
+        env=home.env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    output = done.stdout[-6000:] + done.stderr[-3000:]
+    new = set(home.runs.glob(f"*-{scenario}")) - before
+    assert len(new) == 1, output
+    (folder,) = new
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert done.returncode == (0 if verdict["passed"] else 1), output
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    assert not missing, missing
+    assert verdict["audit"]["passed"], verdict["audit"]["detail"]
+    return ScenarioRun(folder, verdict, output)

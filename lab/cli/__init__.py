@@ -13,8 +13,19 @@ from types import FrameType
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from lab.cli import bench, fault, lifecycle, observe, runs, scenario
+from lab.cli import (
+    autoscale,
+    bench,
+    capacity,
+    fault,
+    learn,
+    lifecycle,
+    observe,
+    runs,
+    scenario,
+)
 from lab.errors import LabError
 
 app = typer.Typer(
@@ -26,7 +37,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-for module in (lifecycle, observe, scenario, runs, bench, fault):
+for module in (lifecycle, observe, scenario, runs, bench, fault, autoscale, learn, capacity):
     module.register(app)
 
 
@@ -41,9 +52,9 @@ def main() -> None:
     try:
         code = app(args=argv, prog_name="lab", standalone_mode=False)
     except LabError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")

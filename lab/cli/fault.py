@@ -54,12 +54,13 @@ def _inject(kind: NetKind, to: str, duration: str | None, **fields: object) -> N
     fault = parse_fault(kind=kind, to=to, **fields)
     seconds = parse_for(duration) if duration is not None else None
     lab = make_lab()
-    lab.net_fault(fault)
-    console.print(f"fault on: {fault.describe()}")
     if seconds is None:
-        console.print("[dim]until `lab fault clear`[/]")
+        lab.net_fault(fault)
+        console.print(f"fault on: {fault.describe()}\n[dim]until `lab fault clear`[/]")
         return
-    try:
+    try:  # from before it is applied: a Ctrl-C while it is being put in place undoes it too
+        lab.net_fault(fault)
+        console.print(f"fault on: {fault.describe()}")
         time.sleep(seconds)
     finally:  # Ctrl-C (and SIGTERM, see lab.cli.main) undoes it too
         lab.end_net_fault(fault)

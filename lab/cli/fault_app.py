@@ -49,15 +49,27 @@ def _inject(fault: AppFault, replicas: list[str] | None) -> None:
 
 @group.command()
 def errors(
-    route: RouteOpt,
     percent: Annotated[float, typer.Option("--percent", help="share of requests, 0-100")],
+    route: Annotated[
+        str | None, typer.Option("--route", help="route template, e.g. /products/{id}")
+    ] = None,
+    dependency: Annotated[
+        str | None,
+        typer.Option("--dependency", help="postgres or redis: its calls fail instead"),
+    ] = None,
     status: Annotated[int, typer.Option("--status", help="the 5xx to answer")] = 500,
     replica: ReplicaOpt = None,
     for_: ForOpt = DEFAULT_FOR,
 ) -> None:
-    """A share of the requests to one route fail with a 5xx naming the fault."""
+    """A share of the requests to one route fail with a 5xx naming the fault; or, with
+    --dependency, a share of the API's calls to Postgres or Redis (its retries see them)."""
     fault = AppFault(
-        kind="errors", route=route, percent=percent, status=status, for_s=parse_duration(for_)
+        kind="errors",
+        route=route,
+        dependency=dependency,
+        percent=percent,
+        status=status,
+        for_s=parse_duration(for_),
     )
     _inject(fault, replica)
 

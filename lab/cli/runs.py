@@ -64,7 +64,7 @@ def report(run: RunArg = "latest") -> None:
 
 
 def compare(run_a: RunArg, run_b: RunArg) -> None:
-    """Compare two runs: checks, and per phase req/s, p95, errors, replicas."""
+    """Compare two runs: checks, and per phase req/s, p95, errors, goodput, replicas."""
     from lab.report import compare_runs, resolve_run, write_compare_html
 
     runs_dir = Settings.load().runs_path
@@ -80,7 +80,7 @@ def compare(run_a: RunArg, run_b: RunArg) -> None:
     console.print(checks)
 
     phases = Table(title="phases", title_justify="left")
-    for column in ("phase", "users", "replicas", "req/s", "p95", "errors"):
+    for column in ("phase", "users", "replicas", "req/s", "p95", "errors", "goodput"):
         phases.add_column(column)
     for row in comp.phase_rows():
         phases.add_row(*row)

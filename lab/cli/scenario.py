@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +26,9 @@ from lab.scenario.model import Scenario
 from lab.scenario.progress import Progress
 from lab.settings import Settings
 
+if TYPE_CHECKING:
+    from lab.scenario.runner import RunResult
+
 
 class ScenarioGroup(TyperGroup):
     """Unknown subcommands are scenario names: `lab scenario scale-out` = `... run scale-out`."""
@@ -35,6 +39,11 @@ class ScenarioGroup(TyperGroup):
             args = ["run", *args]
         return super().resolve_command(ctx, args)
 
+
+RuntimeOption = Annotated[str | None, typer.Option("--runtime", help="native | compose")]
+DownOption = Annotated[
+    bool, typer.Option("--down", help="stop the lab at the end if this run booted it")
+]
 
 group = typer.Typer(
     cls=ScenarioGroup,
@@ -50,10 +59,12 @@ def load(name: str, profile: str | None = None, settings: Settings | None = None
         return load_scenario(path, profile)
     except ScenarioError as exc:
         err = Console(stderr=True)
-        err.print(f"[bold red]error:[/] {exc.path} is not a valid scenario:", highlight=False)
+        err.print(
+            f"[bold red]error:[/] {escape(str(exc.path))} is not a valid scenario:", highlight=False
+        )
         for problem in exc.problems:
-            err.print(f"  {problem}", highlight=False, soft_wrap=True)
-        err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            err.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
+        err.print(f"[dim]hint:[/] {escape(exc.hint or '')}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -136,17 +147,22 @@ def run(
     profile: Annotated[
         str | None, typer.Option("--profile", "-p", help="quick (CI) | full (default)")
     ] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="native | compose")] = None,
-    down: Annotated[
-        bool, typer.Option("--down", help="stop the lab at the end if this run booted it")
-    ] = False,
+    runtime: RuntimeOption = None,
+    down: DownOption = False,
 ) -> None:
     """Run a scenario: boot, load, change, measure, check; write the run's report."""
+    settings = Settings.load(runtime=runtime)
+    loaded = load(name, profile, settings)  # before anything starts
+    result = run_loaded(loaded, settings, down=down)
+    if not result.verdict.passed:
+        raise typer.Exit(1)
+
+
+def run_loaded(loaded: LoadedScenario, settings: Settings, *, down: bool) -> RunResult:
+    """Run a validated scenario with the live view; print its verdict and where it is."""
     from lab.lab import Lab
     from lab.scenario.runner import ScenarioRunner, scenario_settings
 
-    settings = Settings.load(runtime=runtime)
-    loaded = load(name, profile, settings)  # before anything starts
     lab = annotated(Lab(scenario_settings(settings, loaded.scenario)))
     view = LiveView(console, loaded.scenario)
     runner = ScenarioRunner(
@@ -168,8 +184,7 @@ def run(
         console.print(f"report: {result.report}")
     if result.report_error:
         console.print(f"[yellow]warning:[/] {result.report_error}")
-    if not result.verdict.passed:
-        raise typer.Exit(1)
+    return result
 
 
 class LiveView:

@@ -15,6 +15,19 @@ from lab.dashboards.panels import Q
 def row() -> list[panels.Panel]:
     return [
         panels.timeseries(
+            "Goodput vs throughput",
+            (
+                "Goodput: answers below 500 within the SLO, per second. Under overload without "
+                "admission control throughput holds while goodput collapses; with it (bounded "
+                "wait, LAB_API_QUEUE_TIMEOUT_MS / LAB_API_MAX_WAITERS) the excess is shed as "
+                "fast 503s and goodput stays near capacity."
+            ),
+            Q(rules.API_RPS, "throughput (all answers)"),
+            Q(rules.API_GOODPUT, "goodput (within the SLO)"),
+            Q(rules.API_SHED_RATE, "shed (503 + Retry-After)"),
+            unit="reqps",
+        ),
+        panels.timeseries(
             "Circuit breaker state (0 closed, 1 half-open, 2 open)",
             (
                 "Open: calls to the dependency are refused at once (Postgres: a fast 503 with "

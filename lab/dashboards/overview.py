@@ -185,6 +185,13 @@ def cache() -> list[panels.Panel]:
             unit="reqps",
             stack=True,
         ),
+        panels.timeseries(
+            "Database product reads/s",
+            "Product reads Postgres answered: the misses (with single-flight, one per shared"
+            " read). The whole read rate when Redis is down; a burst when it comes back empty.",
+            Q(rules.DB_PRODUCT_READS_RATE, "reads/s"),
+            unit="reqps",
+        ),
     ]
 
 

@@ -28,6 +28,7 @@ PHASE_HEADER = (
     "req/s A → B",
     "p95 A → B",
     "errors A → B",
+    "goodput A → B",
 )
 
 
@@ -78,6 +79,7 @@ class Comparison:
                 _pair(d, lambda p: fmt.rps(p.rps)) + _change(d, lambda p: p.rps),
                 _pair(d, lambda p: fmt.ms(p.p95)) + _change(d, lambda p: p.p95),
                 _pair(d, lambda p: fmt.pct(p.error_ratio)),
+                _pair(d, lambda p: fmt.rps(p.goodput)) + _change(d, lambda p: p.goodput),
             )
             for d in self.phases
         ]

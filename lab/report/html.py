@@ -8,6 +8,8 @@ from html import escape
 from pathlib import Path
 
 from lab import fmt
+from lab.report import autoscaling
+from lab.report.capacity import capacity_section
 from lab.report.lesson import (
     KNEE_HEADER,
     PREDICTION_HEADER,
@@ -25,6 +27,7 @@ from lab.report.summary import (
     audit_rows,
     check_rows,
     headline,
+    opening,
     phase_rows,
     saturation_text,
 )
@@ -78,6 +81,7 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         f"<p class='meta'>{meta}</p>",
         f"<p class='concept'>{escape(v.concept)}</p>",
         f"<p><strong>{escape(headline(run))}</strong></p>",
+        *_opening(run),
         *([f"<p class='warn'>{escape(note)}</p>"] if (note := arrivals_note(run)) else []),
         "<h2>Predicted vs measured</h2>",
         table(
@@ -100,6 +104,12 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         parts.append(table(KNEE_HEADER, rows))
     if (note := saturation_text(run)) is not None:
         parts += ["<h2>Saturation</h2>", f"<p>{escape(note)}</p>"]
+    if (cost := autoscaling.cost_text(run)) is not None:
+        parts += ["<h2>Autoscaler</h2>", f"<p>{escape(cost)}</p>"]
+        if rows := autoscaling.scale_up_rows(run):
+            parts.append(table(autoscaling.SCALE_UP_HEADER, rows))
+    if (section := capacity_section(run)) is not None:
+        parts += section.html(run.dir / "plots")
     if (rows := audit_rows(run)) and run.verdict.audit is not None:
         parts += ["<h2>Integrity audit</h2>", table(AUDIT_HEADER, rows)]
         parts.append(f"<p>{escape(run.verdict.audit.detail)}</p>")
@@ -123,6 +133,19 @@ def render_html(run: RunRecord, plots: Sequence[Plot]) -> str:
         f"<title>{escape(v.title)} — {status}</title><style>{CSS}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+def _opening(run: RunRecord) -> list[str]:
+    items = [
+        f"<li><strong>{escape(label)}</strong>: {_code(text)}</li>" for label, text in opening(run)
+    ]
+    return [f"<ul class='opening'>{''.join(items)}</ul>"] if items else []
+
+
+def _code(text: str) -> str:
+    """Escape ``text`` and turn its `backticks` into <code>."""
+    parts = escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _lessons(run: RunRecord) -> list[str]:

@@ -30,6 +30,8 @@ def value(measure: str, number: float | None) -> str:
         return f"{number:,.0f}"
     if measure.endswith("_rise"):
         return f"×{number:.2f}"
+    if measure in ("pool_use", "slot_use"):
+        return fmt.pct(number)
     if measure.startswith(("p", "client_p")) or measure == "mean_latency":
         return fmt.ms(number)
     if measure.endswith("rps"):

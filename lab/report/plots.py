@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 from lab import rules
 from lab.report.knee_plot import CURVE_TITLE, curve_points, draw_curve, draw_knee
 from lab.report.knee_plot import TITLE as KNEE_TITLE
+from lab.report.pool_plot import TITLE as POOL_TITLE
+from lab.report.pool_plot import UNIT as POOL_UNIT
+from lab.report.pool_plot import draw_pool, place_legend, pool_ran_full
 from lab.run.reader import RunRecord
 from lab.run.timeseries import TimeSeries
 
@@ -45,13 +48,10 @@ def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = []
     for name, title, unit, draw in TIMELINE:
-        fig, ax = new_figure()
-        has_data = draw(ax, run)
-        ax.set_xlim(0, max(run.duration, 1.0))
-        ax.set_xlabel("seconds since start")
-        finish(ax, title, unit, has_data)
-        mark_phases(ax, run)
-        plots.append(save(fig, out_dir, name, title, has_data))
+        plots.append(timeline_plot(run, out_dir, name, title, unit, draw))
+    if pool_ran_full(run):  # a connection pool as the bottleneck
+        pool = (POOL_TITLE, POOL_UNIT, draw_pool, place_legend)
+        plots.append(timeline_plot(run, out_dir, "db-pool", *pool))
     fig, ax = new_figure()
     has_data = draw_scaling(ax, run)
     finish(ax, "Throughput vs API replicas", "req/s", has_data)
@@ -63,12 +63,37 @@ def render_plots(run: RunRecord, out_dir: Path) -> list[Plot]:
         if has_data:  # inside: the right axis (p95) takes the space outside
             ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
         plots.append(save(fig, out_dir, "knee", KNEE_TITLE, has_data))
+    if _retried(run):  # a retry lesson
+        unit = "attempts / call"
+        plots.append(timeline_plot(run, out_dir, "retries", RETRIES_TITLE, unit, draw_retries))
     if len(curve_points(run)) >= 3:  # a latency-against-load lesson
         fig, ax = new_figure()
         has_data = draw_curve(ax, run)
         finish(ax, CURVE_TITLE, "ms", has_data)
         plots.append(save(fig, out_dir, "latency-vs-load", CURVE_TITLE, has_data))
     return plots
+
+
+def timeline_plot(
+    run: RunRecord,
+    out_dir: Path,
+    name: str,
+    title: str,
+    unit: str,
+    draw: Draw,
+    legend: Callable[[Axes], None] | None = None,
+) -> Plot:
+    """A plot against the run's seconds, its phases marked; ``legend`` places the legend
+    where the default one would not fit (a right axis)."""
+    fig, ax = new_figure()
+    has_data = draw(ax, run)
+    ax.set_xlim(0, max(run.duration, 1.0))
+    ax.set_xlabel("seconds since start")
+    finish(ax, title, unit, has_data)
+    if has_data and legend is not None:
+        legend(ax)
+    mark_phases(ax, run)
+    return save(fig, out_dir, name, title, has_data)
 
 
 def new_figure() -> tuple[Figure, Axes]:
@@ -177,7 +202,35 @@ def draw_throughput(ax: Axes, run: RunRecord) -> bool:
     if not client:
         t, values = history(run, lambda r, _: r)
         client = plot(ax, t, values, "client (Locust CSV)", "--")
+    # the LB covering for a dead replica; drawn only when it had to (a crash, a fault)
+    for rule, label in (
+        (rules.LB_REDISPATCHES_RATE, "LB redispatches"),
+        (rules.LB_RETRIES_RATE, "LB retries"),
+    ):
+        if _active(run, rule):
+            drawn |= line(ax, run, rule, label, style="-.")
+    if _active(run, rules.API_SHED_RATE) or _active(run, rules.API_ERROR_RATIO):
+        # the overload lessons: what the answers were worth, and what was refused
+        drawn |= line(ax, run, rules.API_GOODPUT, "goodput (within the SLO)", style="-.")
+        drawn |= line(ax, run, rules.API_SHED_RATE, "shed (fast 503)", style=":")
     return drawn or client
+
+
+def _active(run: RunRecord, rule: str) -> bool:
+    """Whether ``rule`` was ever above zero in the run."""
+    values = run.series.get(rule) if run.series else None
+    return any(math.isfinite(v) and v > 0 for v in values or ())
+
+
+def _retried(run: RunRecord) -> bool:
+    """Whether any dependency call took more than one attempt in the run."""
+    series = run.series.by_prefix("amplification") if run.series else {}
+    return any(math.isfinite(v) and v > 1.001 for values in series.values() for v in values)
+
+
+def draw_retries(ax: Axes, run: RunRecord) -> bool:
+    """Dependency attempts per call (1: no retries), for the dependencies that were called."""
+    return _draw_family(ax, run, "amplification")
 
 
 def draw_latency(ax: Axes, run: RunRecord) -> bool:
@@ -234,20 +287,41 @@ def draw_queue(ax: Axes, run: RunRecord) -> bool:
     return drawn
 
 
+DB_READS_COLOR = "#d62728"
+
+
 def draw_cache(ax: Axes, run: RunRecord) -> bool:
+    """The hit ratio, and on a log axis at the right what the cache leaves to Postgres
+    (product reads/s: a few when warm, the whole read rate when Redis is down)."""
     drawn = line(ax, run, rules.CACHE_HIT_RATIO, "hit ratio", scale=100)
     if drawn:
         ax.set_ylim(0, 105)
-    return drawn
+    series = run.series
+    reads = series.get(rules.DB_PRODUCT_READS_RATE) if series else None
+    if series is None or reads is None or not _active(run, rules.DB_PRODUCT_READS_RATE):
+        return drawn
+    label = "database product reads/s (right, log)"
+    ax.plot([], [], "--", color=DB_READS_COLOR, label=label)  # the legend lives on ax
+    right = ax.twinx()
+    right.plot(rel_times(run, series), reads, "--", color=DB_READS_COLOR, linewidth=1.2)
+    right.set_yscale("log")
+    right.set_ylabel("reads/s", color=DB_READS_COLOR)
+    right.tick_params(axis="y", colors=DB_READS_COLOR)
+    return True
 
 
 def draw_cpu(ax: Axes, run: RunRecord) -> bool:
+    return _draw_family(ax, run, "cpu")
+
+
+def _draw_family(ax: Axes, run: RunRecord, prefix: str) -> bool:
+    """One line per member of a labelled family of columns (``cpu`` per service, ...)."""
     series = run.series
     if series is None:
         return False
     t, drawn = rel_times(run, series), False
-    for service, values in sorted(series.by_prefix("cpu").items()):
-        drawn |= plot(ax, t, values, service, "-")
+    for member, values in sorted(series.by_prefix(prefix).items()):
+        drawn |= plot(ax, t, values, member, "-")
     return drawn
 
 
@@ -261,6 +335,7 @@ TIMELINE: tuple[tuple[str, str, str, Draw], ...] = (
     ("cache", "Cache hit ratio", "%", draw_cache),
     ("cpu", "CPU per service", "cores", draw_cpu),
 )
+RETRIES_TITLE = "Dependency attempts per call (retry amplification)"
 
 
 def draw_scaling(ax: Axes, run: RunRecord) -> bool:

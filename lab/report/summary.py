@@ -6,6 +6,8 @@ from pathlib import Path
 
 from lab import fmt
 from lab.fsio import atomic_write_text
+from lab.report import autoscaling
+from lab.report.capacity import capacity_section
 from lab.report.lesson import (
     KNEE_HEADER,
     PREDICTION_HEADER,
@@ -33,6 +35,7 @@ PHASE_HEADER = (
     "errors",
     "client req/s",
     "late / dropped",
+    "saturated",
 )
 
 
@@ -62,6 +65,7 @@ def phase_rows(run: RunRecord) -> list[tuple[str, ...]]:
             fmt.pct(p.error_ratio),
             fmt.rps(p.client_measure("rps")),
             arrivals_text(p),
+            p.saturated or fmt.NONE,
         )
         for p in run.verdict.phases
     ]
@@ -77,6 +81,28 @@ def headline(run: RunRecord) -> str:
     if failed:
         return f"{len(failed)} of {len(v.checks)} checks failed: {', '.join(failed)}."
     return f"All {len(v.checks)} checks passed."
+
+
+def opening(run: RunRecord) -> list[tuple[str, str]]:
+    """What a report opens with, after what the run set out to show (the concept) and the
+    result (the headline): how the predictions fared, and what to try next."""
+    v = run.verdict
+    predictions = [p for ph in v.phases for p in ph.predictions]
+    lines: list[tuple[str, str]] = []
+    if predictions:
+        held = sum(p.passed for p in predictions)
+        missed = [p.text for p in predictions if not p.passed][:3]
+        text = f"{held} of {len(predictions)} predictions held"
+        lines.append(("Predicted", text + (f"; missed: {'; '.join(missed)}" if missed else "")))
+    if v.try_next:
+        lines.append(("Try next", v.try_next))
+    if v.next_lesson:
+        lines.append(
+            ("Next lesson", f"`lab scenario {v.next_lesson} --profile quick` (or `lab learn next`)")
+        )
+    elif v.scenario == "capacity-plan":
+        lines.append(("Next lesson", "the last one on the path: `lab learn` shows them all"))
+    return lines
 
 
 def saturation_text(run: RunRecord) -> str | None:
@@ -132,6 +158,8 @@ def write_summary(run: RunRecord, path: Path) -> None:
         v.concept,
         "",
         headline(run),
+        "",
+        *(f"- **{label}**: {text}" for label, text in opening(run)),
         *(["", note] if (note := arrivals_note(run)) else []),
         "",
         "## Predicted vs measured",
@@ -161,6 +189,12 @@ def write_summary(run: RunRecord, path: Path) -> None:
         lines += ["", *table(KNEE_HEADER, rows)]
     if (note := saturation_text(run)) is not None:
         lines += ["", "## Saturation", "", note]
+    if (cost := autoscaling.cost_text(run)) is not None:
+        lines += ["", "## Autoscaler", "", cost]
+        if rows := autoscaling.scale_up_rows(run):
+            lines += ["", *table(autoscaling.SCALE_UP_HEADER, rows)]
+    if (section := capacity_section(run)) is not None:
+        lines += ["", *section.markdown()]
     if rows := audit_rows(run):
         assert run.verdict.audit is not None
         lines += ["", "## Integrity audit", "", *table(AUDIT_HEADER, rows), ""]

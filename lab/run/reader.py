@@ -22,7 +22,8 @@ from lab.run.timeseries import TimeSeries, read_timeseries
 from lab.run.verdict import Verdict
 
 log = logging.getLogger(__name__)
-MARKED = ("scale", "kill", "stop", "start", "restore", "annotate")  # events drawn on plots
+# events drawn on plots
+MARKED = ("scale", "kill", "stop", "start", "restart", "set", "restore", "annotate")
 
 
 @dataclass(frozen=True)

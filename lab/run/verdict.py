@@ -15,6 +15,8 @@ from typing import Any
 
 from lab.fsio import atomic_write_text
 from lab.run.audit import Audit
+from lab.run.capacity import CapacityRecord
+from lab.run.scaling import Autoscaling
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,13 @@ class PhaseResult:
     in_flight: float | None = None  # requests inside the API, averaged (Little's L)
     mean_latency: float | None = None  # the API's mean latency (Little's W)
     service_time: float | None = None  # the API's mean time in a work slot (latency − slot wait)
+    goodput: float | None = None  # answers < 500 within the SLO, per second
+    shed: float | None = None  # requests refused by admission control, per second
+    amplification: float | None = None  # dependency attempts per call (the most retried one)
+    pool_use: float | None = None  # share of the API's DB pool connections in use, averaged
+    slot_use: float | None = None  # share of the API's work slots busy, averaged
+    saturated: str | None = None  # the first resource that ran full in it (scenario.checks)
+    db_reads_per_read: float | None = None  # database product reads per product lookup
     lesson: Lesson = field(default_factory=Lesson)
     predictions: list[PredictionResult] = field(default_factory=list)
 
@@ -148,6 +157,8 @@ class Knee:
     prediction: str = ""  # "1 replica: 4 slots / 40 ms = 100 req/s"
     confirmed: bool | None = None  # the knee's load held within the threshold once more
     threshold: float | None = None  # p95 seconds
+    replicas: int = 1  # API replicas the knee was searched on
+    phase: str = ""  # the phase that searched it
 
     @property
     def prediction_error(self) -> float | None:
@@ -180,22 +191,36 @@ class Verdict:
     ended: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
     phases: list[PhaseResult] = field(default_factory=list)
-    knee: Knee | None = None
+    knee: Knee | None = None  # the run's first knee (scale-out's, latency-vs-load's)
+    knees: list[Knee] = field(default_factory=list)  # every knee searched, in order
     saturation: Saturation | None = None
     aborted: str | None = None  # why the run stopped early (Ctrl-C, an error)
     audit: Audit | None = None  # the integrity audit at the run's end (lab.run.audit)
+    autoscaling: Autoscaling | None = None  # what an autoscaler did (lab.run.scaling)
+    capacity: CapacityRecord | None = None  # a capacity run's measurements (lab.run.capacity)
+    try_next: str = ""  # the knob to change next (the scenario's try_next)
+    next_lesson: str | None = None  # the scenario after this one on the learning path
 
     @property
     def passed(self) -> bool:
         return self.aborted is None and all(c.passed for c in self.checks)
 
+    @property
+    def latest_knee(self) -> Knee | None:
+        """The knee searched last: the one a later load's ``knee_multiple`` and a phase's
+        ``knee_rps`` refer to."""
+        return self.knees[-1] if self.knees else self.knee
+
+    def add_knee(self, knee: Knee) -> None:
+        self.knees.append(knee)
+        if self.knee is None:
+            self.knee = knee
+
     def phase(self, name: str) -> PhaseResult | None:
         return next((p for p in self.phases if p.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        knee = None if self.knee is None else asdict(self.knee)
-        if knee is not None:
-            knee["steps"] = list(knee["steps"])  # as JSON reads it back
+        knee = None if self.knee is None else _knee_json(self.knee)
         phases = []
         for p in self.phases:
             data = asdict(p)
@@ -214,9 +239,14 @@ class Verdict:
             "checks": [asdict(c) for c in self.checks],
             "phases": phases,
             "knee": knee,
+            "knees": [_knee_json(k) for k in self.knees],
             "saturation": None if self.saturation is None else asdict(self.saturation),
             "aborted": self.aborted,
             "audit": None if self.audit is None else self.audit.to_json(),
+            "autoscaling": None if self.autoscaling is None else self.autoscaling.to_json(),
+            "capacity": None if self.capacity is None else self.capacity.to_json(),
+            "try_next": self.try_next,
+            "next_lesson": self.next_lesson,
         }
 
     @classmethod
@@ -251,10 +281,29 @@ def _verdict(raw: Mapping[str, Any]) -> Verdict:
         ],
         phases=[_phase(p) for p in raw.get("phases") or []],
         knee=_knee(knee) if isinstance(knee, Mapping) else None,
+        knees=[_knee(k) for k in raw.get("knees") or [] if isinstance(k, Mapping)],
         saturation=_saturation(raw.get("saturation")),
         aborted=raw.get("aborted"),
         audit=Audit.from_json(raw["audit"]) if isinstance(raw.get("audit"), Mapping) else None,
+        autoscaling=(
+            Autoscaling.from_json(raw["autoscaling"])
+            if isinstance(raw.get("autoscaling"), Mapping)
+            else None
+        ),
+        capacity=(
+            CapacityRecord.from_json(raw["capacity"])
+            if isinstance(raw.get("capacity"), Mapping)
+            else None
+        ),
+        try_next=str(raw.get("try_next") or ""),
+        next_lesson=None if raw.get("next_lesson") is None else str(raw["next_lesson"]),
     )
+
+
+def _knee_json(knee: Knee) -> dict[str, Any]:
+    data = asdict(knee)
+    data["steps"] = list(data["steps"])  # as JSON reads it back
+    return data
 
 
 def _phase(p: Mapping[str, Any]) -> PhaseResult:
@@ -295,6 +344,13 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
         in_flight=optional_float(p.get("in_flight")),
         mean_latency=optional_float(p.get("mean_latency")),
         service_time=optional_float(p.get("service_time")),
+        goodput=optional_float(p.get("goodput")),
+        shed=optional_float(p.get("shed")),
+        amplification=optional_float(p.get("amplification")),
+        pool_use=optional_float(p.get("pool_use")),
+        slot_use=optional_float(p.get("slot_use")),
+        saturated=None if p.get("saturated") is None else str(p["saturated"]),
+        db_reads_per_read=optional_float(p.get("db_reads_per_read")),
         lesson=Lesson(**{k: v for k, v in (p.get("lesson") or {}).items() if v is not None}),
         predictions=[
             PredictionResult(
@@ -342,6 +398,8 @@ def _knee(k: Mapping[str, Any]) -> Knee:
         prediction=str(k.get("prediction") or ""),
         confirmed=None if confirmed is None else bool(confirmed),
         threshold=optional_float(k.get("threshold")),
+        replicas=int(k.get("replicas") or 1),
+        phase=str(k.get("phase") or ""),
     )
 
 

@@ -51,6 +51,7 @@ def encode_body(body: Mapping[str, object] | None) -> str:
     return "" if body is None else json.dumps(dict(body))
 
 
+FAULTABLE_DEPENDENCIES = ("postgres", "redis")  # shop_api.faults.Dependency
 AppFaultKind = Literal["errors", "latency", "cpu-hog", "unready"]
 APP_FAULT_KINDS: tuple[AppFaultKind, ...] = ("errors", "latency", "cpu-hog", "unready")
 
@@ -60,7 +61,9 @@ class AppFault:
     """One application fault as the lab asks a replica for it (``shop_api.faults`` checks
     it again and answers 422 naming the field).
 
-    ``errors`` needs ``route`` and ``percent``; ``latency`` ``route`` and ``fixed_ms``;
+    ``errors`` needs ``percent`` and ``route`` (requests to it fail) or ``dependency``
+    (``postgres`` or ``redis``: that share of the API's calls to it fail after the work,
+    and its retries see a failing dependency); ``latency`` ``route`` and ``fixed_ms``;
     ``cpu-hog`` ``percent``; ``unready`` nothing. ``for_s`` bounds it on the replica.
     """
 
@@ -71,10 +74,19 @@ class AppFault:
     status: int | None = None
     fixed_ms: float | None = None
     jitter_ms: float | None = None
+    dependency: str | None = None
 
     def __post_init__(self) -> None:
+        if self.kind == "errors" and (self.route is None) == (self.dependency is None):
+            raise ConfigError("an errors fault needs route or dependency (one of them)")
+        if self.dependency is not None and self.dependency not in FAULTABLE_DEPENDENCIES:
+            raise ConfigError(
+                f"dependency: {self.dependency!r} is not one of {', '.join(FAULTABLE_DEPENDENCIES)}"
+            )
+        if self.dependency is not None and self.kind != "errors":
+            raise ConfigError("dependency: only an errors fault targets a dependency")
         needed = {
-            "errors": ("route", "percent"),
+            "errors": ("percent",),
             "latency": ("route", "fixed_ms"),
             "cpu-hog": ("percent",),
             "unready": (),
@@ -90,7 +102,9 @@ class AppFault:
         return {k: v for k, v in fields.items() if v is not None}
 
     def describe(self) -> str:
-        if self.kind == "errors":
+        if self.kind == "errors" and self.dependency is not None:
+            what = f"{self.percent:g}% of the calls to {self.dependency} fail"
+        elif self.kind == "errors":
             what = f"{self.percent:g}% errors ({self.status or 500}) on {self.route}"
         elif self.kind == "latency":
             what = f"+{self.fixed_ms:g} ms (jitter {self.jitter_ms or 0:g} ms) on {self.route}"

@@ -7,13 +7,14 @@ knee), compares it with its threshold and says why in ``detail``.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lab.run.verdict import CheckResult, PhaseResult, Saturation, Verdict
+from lab.scenario import scaling_checks
 from lab.scenario.measure import Window
-from lab.scenario.model import Check
+from lab.scenario.step_model import Check
 
 if TYPE_CHECKING:
     from lab.scenario.ports import Metrics
@@ -67,6 +68,11 @@ def _read(
         if check.knee == "prediction_error":
             detail += f", predicted {knee.prediction}"
         return (None if value is None else float(value)), detail
+    if check.autoscaler is not None:
+        phase = current if check.phase is None else verdict.phase(check.phase)
+        if check.phase is not None and phase is None:
+            return None, f"phase {check.phase} did not run"
+        return scaling_checks.read(check.autoscaler, verdict, phase, run_window.end)
     assert check.measure is not None
     if check.phase is None and current is None:
         value = measurer.rule(check.measure, run_window)
@@ -89,6 +95,8 @@ def _read(
 def _fmt(measure: str, value: float | None) -> str:
     if value is None:
         return "no data"
+    if measure in ("pool_use", "slot_use"):
+        return f"{value:.0%}"
     if measure.startswith(("p", "client_p")) or measure == "mean_latency":
         return f"{value * 1000:.0f} ms"
     if measure in ("rps", "client_rps"):
@@ -111,22 +119,37 @@ class ResourcePeaks:
             self.peaks[resource] = (value, phase)
 
 
+# In the order a run names them: first what makes a measurement doubtful (the machine,
+# the load generator), then what the system under test runs out of (USE: utilisation).
 RESOURCES = {
     "load generator CPU": "share of a core used by each Locust process, on average",
     "API CPU": "share of one core used by the busiest API replica",
     "machine CPU": "share of all cores in use on this machine",
+    "DB pool": "share of the API's database connections in use, averaged over the phase",
+    "concurrency slots": "share of the API's work slots busy, averaged over the phase",
 }
 
 
-def saturation(peaks: ResourcePeaks) -> Saturation | None:
-    """The first resource (in the order above) that ran full, or what was seen; None
-    when nothing was measured at all."""
+def saturated(peaks: ResourcePeaks) -> str | None:
+    """The first resource (in the order above) at or above ``SATURATED``, or None."""
+    for resource in RESOURCES:
+        if peaks.peaks.get(resource, (0.0, ""))[0] >= SATURATED:
+            return resource
+    return None
+
+
+def saturation(peaks: ResourcePeaks, phases: Sequence[PhaseResult] = ()) -> Saturation | None:
+    """The first resource (in the order above) that ran full, or what was seen, and what
+    each phase saturated; None when nothing was measured at all."""
     if not peaks.peaks:
         return None
     seen = ", ".join(f"{name} {value:.0%}" for name, (value, _) in peaks.peaks.items())
-    for resource, meaning in RESOURCES.items():
-        value, phase = peaks.peaks.get(resource, (0.0, ""))
-        if value >= SATURATED:
-            detail = f"{resource} reached {value:.0%} ({meaning}) in {phase}; peaks: {seen}"
-            return Saturation(resource, round(value, 3), SATURATED, phase, detail)
-    return Saturation(None, None, SATURATED, None, f"no resource ran full; peaks: {seen}")
+    by_phase = ", ".join(f"{p.name}: {p.saturated}" for p in phases if p.saturated)
+    if by_phase:
+        seen += f"; by phase: {by_phase}"
+    resource = saturated(peaks)
+    if resource is None:
+        return Saturation(None, None, SATURATED, None, f"no resource ran full; peaks: {seen}")
+    value, phase = peaks.peaks[resource]
+    detail = f"{resource} reached {value:.0%} ({RESOURCES[resource]}) in {phase}; peaks: {seen}"
+    return Saturation(resource, round(value, 3), SATURATED, phase, detail)

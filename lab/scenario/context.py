@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab.faults.net import NetFault
 from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult, Verdict
 from lab.scenario import checks
 from lab.scenario.measure import Window
-from lab.scenario.model import Check, Scenario
-from lab.scenario.ports import Clock, Lab, Load, Metrics, Stats
+from lab.scenario.model import Scenario
+from lab.scenario.ports import Autoscaler, Clock, Lab, Load, Metrics, Stats
 from lab.scenario.progress import Progress
+from lab.scenario.step_model import Check
 
 TICK_S = 1.0  # how often a waiting step reads live numbers and tells the live view
 
@@ -46,6 +48,7 @@ class Changes:
     app_faults: set[str] = field(default_factory=set)  # API replicas given an app fault
     net_faults: list[NetFault] = field(default_factory=list)  # in place, to take away
     knobs: dict[str, object] = field(default_factory=dict)  # live knob -> value before the run
+    autoscaler: Autoscaler | None = None  # running: stopped before anything is scaled back
 
 
 @dataclass
@@ -62,6 +65,7 @@ class RunContext:
     planned_left: float
     tick_s: float = TICK_S
     load_now: LoadSetting = field(default_factory=lambda: LoadSetting(0))
+    workdir: Path | None = None  # the run folder (an autoscaler journals into it)
 
 
 def evaluate(

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from lab.run.verdict import Knee, KneeStep
 from lab.scenario.context import LoadSetting
 from lab.scenario.measure import Window
-from lab.scenario.model import FindKneeStep
 from lab.scenario.phase import PhaseRun, pool_size
 from lab.scenario.predict import Capacity
+from lab.scenario.step_model import FindKneeStep
 
 KEPT_UP = 0.9  # by rate: answers per second at least this share of the offered rate
 DRAIN_SHARE = 0.25  # a drain runs at most this share of the predicted knee: the queue empties

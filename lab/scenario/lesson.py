@@ -44,6 +44,12 @@ PhaseMeasure = Literal[
     "mean_latency",  # server mean latency over the window (Little's W)
     "client_mean_latency",  # the client's mean response time over the same window
     "service_time",  # server mean time in a work slot: latency less the wait for a slot
+    "goodput",  # answers < 500 within the SLO per second (what the users got)
+    "shed",  # requests refused by admission control per second (fast 503s)
+    "amplification",  # dependency attempts per call (retries), the most retried dependency
+    "pool_use",  # share of the API's DB pool connections in use (1: every one, all the time)
+    "slot_use",  # share of the API's work slots busy (in flight less slot waiters, ÷ slots)
+    "db_reads_per_read",  # database product reads per product lookup (1: no cache helps)
 ]
 KNOBS = ("concurrency", "work_ms", "work_s", "per_replica", "replicas", "capacity", "slo")
 LOAD = ("rate", "users", "think_time", "knee_rps", "knee_rate", "knee_users", "knee_predicted")
@@ -63,6 +69,12 @@ MEASURES = (
     "mean_latency",
     "client_mean_latency",
     "service_time",
+    "goodput",
+    "shed",
+    "amplification",
+    "pool_use",
+    "slot_use",
+    "db_reads_per_read",
 )
 NAMES = (*KNOBS, *LOAD, *MEASURES)
 BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {

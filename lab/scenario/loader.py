@@ -18,8 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab import defaults
-from lab.errors import ScenarioError
-from lab.scenario.model import STEP_KINDS, Name, Profile, Scenario
+from lab.capacity.model import load_user_model
+from lab.errors import ConfigError, ScenarioError
+from lab.scenario.fields import Name
+from lab.scenario.model import Profile, Scenario
+from lab.scenario.step_model import STEP_KINDS
 
 Loc = tuple[str | int, ...]
 DEFAULT_PROFILE = "full"
@@ -31,9 +34,17 @@ class LoadedScenario:
     profile: str
     scenario: Scenario
 
+    @property
+    def users_model(self) -> Path | None:
+        """A capacity run's user model file (relative paths: to the scenario's file)."""
+        spec = self.scenario.capacity
+        return None if spec is None else self.path.parent / spec.users
+
     def as_run_yaml(self) -> str:
         """The scenario with variables and time scale applied, loadable again as is."""
         data = self.scenario.model_dump(mode="json")
+        if self.users_model is not None:  # loadable from the run folder too
+            data["capacity"]["users"] = str(self.users_model.resolve())
         applied = self.scenario.profiles[self.profile]
         data["profiles"] = {
             self.profile: {"description": applied.description, "time_scale": 1.0, "vars": {}}
@@ -100,7 +111,14 @@ def load_scenario(path: Path, profile: str | None = None) -> LoadedScenario:
     refs = results[chosen].reference_problems()
     if refs:
         raise ScenarioError(where, [f"{_path(p)} (line {_line(lines, p)}): {m}" for p, m in refs])
-    return LoadedScenario(path=path, profile=chosen, scenario=results[chosen])
+    loaded = LoadedScenario(path=path, profile=chosen, scenario=results[chosen])
+    if loaded.users_model is not None:
+        try:
+            load_user_model(loaded.users_model)
+        except ConfigError as exc:
+            line = _line(lines, ("capacity", "users"))
+            raise ScenarioError(where, [f"capacity.users (line {line}): {exc}"]) from None
+    return loaded
 
 
 def parse_yaml(where: str, text: str) -> tuple[Any, dict[Loc, int]]:

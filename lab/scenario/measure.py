@@ -56,7 +56,6 @@ def _quantile(q: float) -> str:
 _LATENCY = "shop_http_request_duration_seconds"
 _SLOT_WAIT = "shop_concurrency_wait_seconds"
 _JOB_API = 'job="api"'
-_SLOT_WAIT = "shop_concurrency_wait_seconds"
 WINDOW_EXPRS = {
     "rps": f"sum(rate(shop_http_requests_total{{{_API}}}[{{w}}]))",
     "p50": _quantile(0.5),
@@ -66,10 +65,40 @@ WINDOW_EXPRS = {
     # arrival and departure, and at the scrape), so its rate is the exact average
     "in_flight": 'sum(rate(shop_http_in_flight_seconds_total{job="api"}[{w}]))',
     "mean_latency": _mean(_LATENCY, _API),
+    # 5xx ÷ all answers over the window itself: the 10 s rule's average would still hold
+    # the seconds before a fault began (a 20 % fault read as 7 % after a 3 s settle)
+    "error_ratio": (
+        f'(sum(increase(shop_http_requests_total{{{_API},status=~"5.."}}[{{w}}])) or vector(0))'
+        f" / sum(increase(shop_http_requests_total{{{_API}}}[{{w}}]))"
+    ),
     # the time a request holds a work slot: its latency less its wait for the slot
     "service_time": f"({_mean(_LATENCY, _API)}) - ({_mean(_SLOT_WAIT, _JOB_API)})",
     # the client's own clock (Locust's response times, closed loop: from the send)
     "client_mean_latency": _mean("locust_request_duration_seconds", 'job="locust"'),
+    # goodput: answers < 500 within the SLO, per second (shop_http_requests_good_total)
+    "goodput": f"sum(rate(shop_http_requests_good_total{{{_API}}}[{{w}}]))",
+    # refused by admission control (a fast 503), per second
+    "shed": 'sum(rate(shop_shed_requests_total{job="api"}[{w}])) or vector(0)',
+    # attempts per call of the dependency retried most (1: no retries)
+    "amplification": (
+        'max(sum by (dependency) (increase(shop_dependency_attempts_total{job="api"}[{w}]))'
+        ' / (sum by (dependency) (increase(shop_dependency_calls_total{job="api"}[{w}])) > 0))'
+    ),
+    # saturation (the USE method): connections in use ÷ the pool, sampled every scrape;
+    # busy slots by Little's law (requests inside less those waiting for a slot) ÷ the slots
+    "pool_use": (
+        'sum(avg_over_time(shop_db_pool_in_use{job="api"}[{w}]))'
+        ' / sum(avg_over_time(shop_db_pool_max_size{job="api"}[{w}]))'
+    ),
+    "slot_use": (
+        'clamp_min(sum(rate(shop_http_in_flight_seconds_total{job="api"}[{w}]))'
+        f" - sum(rate({_SLOT_WAIT}_sum{{{_JOB_API}}}[{{w}}])), 0)"
+        ' / sum(avg_over_time(shop_concurrency_limit{job="api"}[{w}]))'
+    ),
+    # database product reads per product lookup (hit, miss or bypass): 1 without a cache,
+    # 1 − hit ratio with one, under 1 − hit ratio when single-flight shares reads
+    "db_reads_per_read": 'sum(increase(shop_db_product_reads_total{job="api"}[{w}]))'
+    ' / sum(increase(shop_cache_requests_total{job="api"}[{w}]))',
     "late": 'sum(increase(locust_arrivals_total{job="locust",outcome="late"}[{w}]))',
     "dropped": 'sum(increase(locust_arrivals_total{job="locust",outcome="dropped"}[{w}]))',
 }

@@ -17,6 +17,7 @@ from lab import defaults
 from lab.errors import LabError
 from lab.load.traffic import Percentiles
 from lab.run.verdict import ClientView, Lesson, PhaseResult
+from lab.scenario import checks
 from lab.scenario.context import LoadSetting, RunContext
 from lab.scenario.measure import Window, steady_window
 from lab.scenario.model import Phase
@@ -26,7 +27,10 @@ from lab.scenario.progress import Progress
 log = logging.getLogger(__name__)
 QUANTILES = (0.5, 0.95, 0.99)
 # the server's measures taken over the client's HDR window (``measure.WINDOW_EXPRS``)
-EXACT = ("rps", "p50", "p95", "p99", "in_flight", "mean_latency", "service_time")
+EXACT = (
+    "rps", "p50", "p95", "p99", "in_flight", "mean_latency", "service_time",
+    "goodput", "shed", "amplification",
+)  # fmt: skip
 EXACT_CLIENT = ("client_mean_latency",)
 HDR_LAG_S = 2.0  # Locust workers report every second: the newest seconds are not merged yet
 
@@ -56,6 +60,7 @@ class PhaseRun:
         self.load_changed: float | None = None  # the phase's first load step
         self.step_label = ""
         self.stats: Stats | None = None
+        self.peaks = checks.ResourcePeaks()  # this phase's own, to name what it saturated
 
     def now(self) -> float:
         return self.ctx.clock.time()
@@ -113,10 +118,10 @@ class PhaseRun:
         """Read live numbers, remember resource peaks, tell the live view."""
         ctx = self.ctx
         self.stats = ctx.load.stats()
-        ctx.peaks.record("machine CPU", ctx.lab.machine_cpu(), self.phase.name)
         cores = ctx.load.cpu()  # over all its processes: full is one core each
         per_process = None if cores is None else cores / max(1, ctx.load.processes)
-        ctx.peaks.record("load generator CPU", per_process, self.phase.name)
+        self.record("machine CPU", ctx.lab.machine_cpu())
+        self.record("load generator CPU", per_process)
         ctx.on_progress(
             Progress(
                 scenario=ctx.scenario.name,
@@ -134,6 +139,11 @@ class PhaseRun:
                 remaining=max(0.0, ctx.planned_left),
             )
         )
+
+    def record(self, resource: str, value: float | None) -> None:
+        """A resource's load now or over the phase: the run's peaks and the phase's own."""
+        self.ctx.peaks.record(resource, value, self.phase.name)
+        self.peaks.record(resource, value, self.phase.name)
 
     # -- measuring ----------------------------------------------------------------------------
 
@@ -155,12 +165,16 @@ class PhaseRun:
             for key in ("error_ratio", "cpu_api", "client_rps", "client_p95", "client_fail_ratio")
         )
         r.error_ratio, r.cpu_api = errors, cpu
+        r.db_reads_per_read = ctx.metrics.rule("db_reads_per_read", window)
         seen = self.hdr_window(window)
         # the server's measures over exactly the seconds the client's HDR figures cover
         exact = {key: ctx.metrics.rule(key, seen) for key in (*EXACT, *EXACT_CLIENT)}
         r.rps, r.p50, r.p95, r.p99 = (exact[k] for k in ("rps", "p50", "p95", "p99"))
         r.in_flight, r.mean_latency = exact["in_flight"], exact["mean_latency"]
         r.service_time = exact["service_time"]
+        r.goodput, r.shed = exact["goodput"], exact["shed"]
+        r.amplification = exact["amplification"]
+        r.pool_use, r.slot_use = (ctx.metrics.rule(key, window) for key in ("pool_use", "slot_use"))
         hdr = self.percentiles(seen)
         third = seen.seconds / 3
         first = self.percentiles(Window(seen.start, seen.start + third))
@@ -186,7 +200,10 @@ class PhaseRun:
             r.dropped = None if dropped is None else round(dropped)
         api = r.replicas.get("api", 0)
         if r.cpu_api is not None and api:
-            ctx.peaks.record("API CPU", r.cpu_api / api, self.phase.name)
+            self.record("API CPU", r.cpu_api / api)
+        self.record("DB pool", r.pool_use)
+        self.record("concurrency slots", r.slot_use)
+        r.saturated = checks.saturated(self.peaks)
 
     def hdr_window(self, window: Window) -> Window:
         """``window`` in whole seconds (the client's histograms are per second), without

@@ -14,10 +14,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from lab.autoscale.policy import Policy
 from lab.events import EventLog
 from lab.faults.net import NetFault
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
+from lab.run.dbprobe import DbProbe
+from lab.run.scaling import Autoscaling
 from lab.run.timeseries import Table
 from lab.runtime.admin import AppFault
 from lab.scenario.measure import Window
@@ -103,8 +106,8 @@ class Metrics(Protocol):
         """Healthy instances per service, averaged over ``window`` (or now)."""
         ...
 
-    def expr(self, expr: str) -> float | None:
-        """A PromQL expression's value now; None without data."""
+    def expr(self, expr: str, at: float | None = None) -> float | None:
+        """A PromQL expression's value now (or at unix time ``at``); None without data."""
         ...
 
     def holds(self, expr: str) -> bool:
@@ -172,6 +175,10 @@ class Lab(Protocol):
         """The integrity audit: every accepted order processed exactly once."""
         ...
 
+    def database_probe(self, *, seconds: float, clients: int) -> DbProbe:
+        """The queries/s this lab's Postgres serves (pgbench) and its max_connections."""
+        ...
+
     def app_fault(self, fault: AppFault, replicas: Sequence[str] | None = None) -> list[str]:
         """Switch an application fault on in ``replicas`` (default: every API replica);
         returns the replicas it was switched on in."""
@@ -200,6 +207,16 @@ class Lab(Protocol):
     def render_report(self, run_dir: Path) -> Path:
         """Render a finished run folder's report; returns ``report.html``."""
         ...
+
+    def autoscaler(self, policy: Policy, folder: Path, record: Autoscaling) -> Autoscaler:
+        """Start an autoscaler with ``policy``, journaling into ``folder`` and ``record``."""
+        ...
+
+
+class Autoscaler(Protocol):
+    """A running autoscaler (``lab.autoscale.controller.Controller``)."""
+
+    def stop(self, timeout: float = 120.0) -> None: ...
 
 
 class Clock(Protocol):

@@ -18,6 +18,10 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
     clear application faults, put changed knobs back (a rolling restart); returns what was
     done (and forgets it: a second call does nothing)."""
     restored: list[str] = []
+    if changes.autoscaler is not None:  # first: it would scale against the repairs
+        changes.autoscaler.stop()
+        changes.autoscaler = None
+        restored.append("autoscaler off")
     for fault in list(changes.net_faults):
         try:
             lab.end_net_fault(fault)

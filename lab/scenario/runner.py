@@ -30,10 +30,12 @@ from lab.errors import LabError, LabStateError, NotReadyError
 from lab.events import Event
 from lab.run.folder import RunFolder
 from lab.run.verdict import CheckResult, Verdict
-from lab.scenario import checks, knobs
+from lab.scenario import autoscaling, capacity, checks, knobs
 from lab.scenario.context import Changes, RunContext, evaluate, record
 from lab.scenario.loader import LoadedScenario
+from lab.scenario.measure import Window
 from lab.scenario.model import Scenario
+from lab.scenario.path import next_lesson
 from lab.scenario.ports import Clock, Lab, SystemClock
 from lab.scenario.progress import Progress
 from lab.scenario.restore import restore
@@ -117,6 +119,8 @@ class ScenarioRunner:
             runtime=self.lab.runtime_name,
             started=clock.time(),
             slo_seconds=self.scenario.slo_seconds,
+            try_next=self.scenario.try_next,
+            next_lesson=next_lesson(self.scenario.name),
         )
         listeners = [folder.append_event, *([self.on_event] if self.on_event else [])]
         unsubscribe = [self.lab.events.subscribe(listener) for listener in listeners]
@@ -212,6 +216,7 @@ class ScenarioRunner:
                     peaks=checks.ResourcePeaks(),
                     on_progress=self.on_progress,
                     planned_left=self.scenario.planned_seconds(),
+                    workdir=folder.dir,
                 )
                 self.lab.events.emit(
                     "scenario",
@@ -223,10 +228,14 @@ class ScenarioRunner:
                 try:
                     for index, phase in enumerate(self.scenario.phases):
                         run_phase(ctx, phase, index)
+                    ran = Window(verdict.started, ctx.clock.time())
+                    autoscaling.costs(ctx.metrics, verdict, ran)
+                    if self.scenario.capacity and self.loaded.users_model:
+                        capacity.finish(ctx, self.scenario.capacity, self.loaded.users_model)
                     for check in self.scenario.checks:
                         record(ctx, evaluate(ctx, check, None))
                 finally:  # on every run, aborted ones too: what ran full so far
-                    verdict.saturation = checks.saturation(ctx.peaks)
+                    verdict.saturation = checks.saturation(ctx.peaks, verdict.phases)
             finally:
                 try:
                     load.stop_load()

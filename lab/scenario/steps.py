@@ -6,6 +6,7 @@ Every change goes through the lab (journalled, annotated) and is remembered in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -13,10 +14,13 @@ from typing import Any
 from lab.errors import AlreadyRunning, LabError
 from lab.load.traffic import Traffic
 from lab.run.verdict import CheckResult, PhaseResult
-from lab.scenario import predict
+from lab.scenario import autoscaling, predict
 from lab.scenario.context import LoadSetting, RunContext, evaluate, record
 from lab.scenario.knee import KneeSearch
-from lab.scenario.model import (
+from lab.scenario.model import Phase
+from lab.scenario.phase import PhaseRun, pool_size
+from lab.scenario.ports import Metrics
+from lab.scenario.step_model import (
     AnnotateStep,
     AppFaultStep,
     CheckStep,
@@ -25,13 +29,10 @@ from lab.scenario.model import (
     HoldStep,
     LoadStep,
     NetFaultStep,
-    Phase,
     ScaleStep,
     SetStep,
     WaitUntilStep,
 )
-from lab.scenario.phase import PhaseRun, pool_size
-from lab.scenario.ports import Metrics
 
 
 def run_phase(ctx: RunContext, phase: Phase, index: int) -> PhaseResult:
@@ -56,7 +57,7 @@ def lesson(run: PhaseRun) -> None:
     """Compare the phase's predictions with what it measured; each is a check too."""
     ctx, result = run.ctx, run.result
     names = predict.names_for(
-        ctx.scenario.topology, ctx.scenario.slo_seconds, result, ctx.verdict.knee
+        ctx.scenario.topology, ctx.scenario.slo_seconds, result, ctx.verdict.latest_knee
     )
     for prediction in run.phase.predict:
         found = predict.evaluate(prediction, names, result)
@@ -77,7 +78,7 @@ def lesson(run: PhaseRun) -> None:
 
 
 def load(run: PhaseRun, step: LoadStep) -> None:
-    scenario, knee = run.ctx.scenario, run.ctx.verdict.knee
+    scenario, knee = run.ctx.scenario, run.ctx.verdict.latest_knee
     previous = run.ctx.load_now.traffic
     traffic = Traffic(
         think_time=step.think_time or 0.0,
@@ -212,7 +213,9 @@ def find_knee(run: PhaseRun, step: FindKneeStep) -> None:
         predict.capacity(scenario.topology, replicas),
         scenario.topology.work_ms,
     )
-    run.ctx.verdict.knee = search.run(run)
+    run.ctx.verdict.add_knee(
+        dataclasses.replace(search.run(run), replicas=replicas, phase=run.phase.name)
+    )
     run.ctx.planned_left -= search.skipped_seconds()
 
 
@@ -229,4 +232,5 @@ HANDLERS: dict[str, Callable[[PhaseRun, Any], None]] = {
     "find_knee": find_knee,
     "app_fault": app_fault,
     "set": set_knobs,
+    "autoscale": lambda run, step: autoscaling.autoscale(run.ctx, step),
 }

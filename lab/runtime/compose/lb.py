@@ -7,29 +7,14 @@ there are ready API containers: only then does traffic reach all of them.
 
 from __future__ import annotations
 
-import csv
-import io
-
-import httpx
-
 from lab.runtime.base import Endpoint
+from lab.runtime.lb_stats import backend_servers
 from lab.wait import wait_for
-
-BACKEND = "be_api"
 
 
 def server_states(stats: Endpoint) -> dict[str, str]:
-    """Server slot → status (UP, DOWN, MAINT...)."""
-    response = httpx.get(f"{stats.url}/stats;csv", timeout=2.0)
-    response.raise_for_status()
-    text = response.text.lstrip("# ")
-    states: dict[str, str] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        name = row.get("svname", "")
-        if row.get("pxname") != BACKEND or name in ("FRONTEND", "BACKEND"):
-            continue
-        states[name] = row.get("status", "")  # empty slots: "MAINT (resolution)"
-    return states
+    """Server slot → status (UP, DOWN, MAINT...; empty slots: "MAINT (resolution)")."""
+    return {name: status for name, (status, _) in backend_servers(stats).items()}
 
 
 def wait_servers_up(stats: Endpoint, count: int, *, timeout: float) -> None:

@@ -173,6 +173,8 @@ class ComposeRuntime(RuntimeBase):
     def endpoint(self, service: str) -> Endpoint:
         st = self._require_up()
         key = endpoint_key(service)
+        if key == "lb_stats":  # HAProxy's stats and metrics port
+            return self._published(st, "lb", LB_STATS_PORT)
         spec = self.graph.get(key)
         if spec.port is None:
             raise ConfigError(f"no endpoint for {service!r}: it serves no port")

@@ -39,7 +39,7 @@ from lab.runtime.native.services import LoadBalancer
 from lab.runtime.native.state import NativeState, StateStore
 from lab.settings import Settings
 from lab.topology import RestartPolicy, ServiceSpec, load_service_graph
-from lab.wait import free_port
+from lab.wait import reserved_port
 
 # Not in compose.yaml: under Compose, lab.agents.container_exporter measures containers.
 PROCESS_EXPORTER = ServiceSpec(
@@ -264,7 +264,7 @@ class NativeRuntime(RuntimeBase):
     def _allocate_ports(self, ctx: NativeContext) -> None:
         host, ports = self.settings.bind_host, ctx.state.ports
         ports.update(self._check_fixed_ports())
-        ports["lb_stats"] = self.settings.lb_stats_port or free_port(host)
+        ports["lb_stats"] = self.settings.lb_stats_port or reserved_port(host)
         for key in (
             "postgres",
             "redis",
@@ -276,7 +276,8 @@ class NativeRuntime(RuntimeBase):
             *(link_key(link) for link in NET_LINKS),
             PROCESS_EXPORTER.name,
         ):
-            ports.setdefault(key, free_port(host))
+            if key not in ports:  # bound one by one as services start: none may reuse another's
+                ports[key] = reserved_port(host, taken=ports.values())
 
     def _levels(self) -> list[list[ServiceSpec]]:
         depth: dict[str, int] = {}
@@ -306,8 +307,8 @@ class NativeRuntime(RuntimeBase):
 
     def _record(self, ctx: NativeContext, spec: ServiceSpec, index: int) -> ProcRecord:
         launcher = self.launchers[spec.name]
-        port = free_port(ctx.host) if launcher.per_instance_port else None
-        admin = free_port(ctx.host) if launcher.admin_port else None
+        port = reserved_port(ctx.host) if launcher.per_instance_port else None
+        admin = reserved_port(ctx.host, taken={port or 0}) if launcher.admin_port else None
         rec = ProcRecord(
             name=f"{spec.name}-{index}", service=spec.name, index=index, port=port, admin_port=admin
         )

@@ -165,7 +165,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await lifecycle.start_unless_stopped(settings, metrics, stop_requested)
+        services = await lifecycle.start_unless_stopped(
+            settings, metrics, stop_requested, board.dependency_fails
+        )
         if services is None:  # the server shuts down without serving
             yield
             return

@@ -3,7 +3,9 @@
 The OpenTelemetry demo's feature-flag faults, as one replica sees them:
 
 * ``errors``: ``percent`` % of the requests to a route answer ``status`` (5xx) with a
-  reason naming the fault;
+  reason naming the fault; or, with ``dependency`` instead of ``route``, ``percent`` % of
+  the API's attempts to call Postgres or Redis fail after the dependency did the work (an
+  answer lost on the way back), which the API's retries see as the dependency failing;
 * ``latency``: requests to a route wait ``fixed_ms`` plus up to ``jitter_ms`` (uniform)
   before they are served;
 * ``cpu-hog``: a thread keeps ``percent`` % of a core busy in this process (it holds the
@@ -26,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shop_api.work import burn_cpu
 
@@ -43,11 +45,21 @@ class FaultSpec(BaseModel):
     for_s: Annotated[float, Field(gt=0, le=MAX_FAULT_S)] = DEFAULT_FAULT_S
 
 
+Dependency = Literal["postgres", "redis"]
+
+
 class ErrorsFault(FaultSpec):
     kind: Literal["errors"] = "errors"
-    route: Annotated[str, Field(min_length=1, max_length=200)]
+    route: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    dependency: Dependency | None = None
     percent: Annotated[float, Field(gt=0, le=100)]
     status: Annotated[int, Field(ge=500, le=599)] = 500
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ErrorsFault:
+        if (self.route is None) == (self.dependency is None):
+            raise ValueError("give route (requests fail) or dependency (its calls fail)")
+        return self
 
 
 class LatencyFault(FaultSpec):
@@ -110,7 +122,7 @@ class FaultBoard:
         return found
 
     def add(self, spec: ErrorsFault | LatencyFault | CpuHogFault | UnreadyFault) -> ActiveFault:
-        if isinstance(spec, ErrorsFault | LatencyFault):
+        if isinstance(spec, ErrorsFault | LatencyFault) and spec.route is not None:
             spec = spec.model_copy(update={"route": self.template(spec.route)})
         fault = ActiveFault(next(self._ids), spec, time.monotonic() + spec.for_s)
         with self._lock:
@@ -171,6 +183,18 @@ class FaultBoard:
             ):
                 error = spec
         return delay, error
+
+    def dependency_fails(self, dependency: str) -> bool:
+        """For one attempt to call ``dependency``: whether an errors fault makes it fail."""
+        for fault in self.active():
+            spec = fault.spec
+            if (
+                isinstance(spec, ErrorsFault)
+                and spec.dependency == dependency
+                and self._random.uniform(0, 100) < spec.percent
+            ):
+                return True
+        return False
 
 
 def hog_cpu(fault: ActiveFault) -> None:

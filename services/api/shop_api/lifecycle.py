@@ -105,13 +105,17 @@ async def _close_redis(redis: Redis) -> None:
         await asyncio.wait_for(redis.aclose(), CLOSE_TIMEOUT_S)
 
 
-async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
+async def start(
+    settings: ApiSettings,
+    metrics: ApiMetrics,
+    inject: Callable[[str], bool] = lambda dependency: False,
+) -> Services:
     """Connect to Postgres, Redis and NATS, create the schema and stream, start the relay.
 
     Each connection is registered for closing as soon as it exists, so a start-up that
     fails or is cancelled (SIGTERM while waiting for a dependency) closes what it opened.
     """
-    guards = resilience.build(settings, metrics.registry)
+    guards = resilience.build(settings, metrics.registry, inject)
     async with AsyncExitStack() as cleanup:
         pool = await retrying(
             f"postgres at {settings.pg_host}:{settings.pg_port}",
@@ -184,7 +188,10 @@ async def start(settings: ApiSettings, metrics: ApiMetrics) -> Services:
 
 
 async def start_unless_stopped(
-    settings: ApiSettings, metrics: ApiMetrics, stop_requested: Callable[[], bool]
+    settings: ApiSettings,
+    metrics: ApiMetrics,
+    stop_requested: Callable[[], bool],
+    inject: Callable[[str], bool] = lambda dependency: False,
 ) -> Services | None:
     """``start``, abandoned (None) if ``stop_requested()`` turns true before it is done.
 
@@ -192,7 +199,7 @@ async def start_unless_stopped(
     start-up, which may be waiting for a dependency for ``STARTUP_TIMEOUT_S``; polling the
     flag lets SIGTERM end a replica that never came up at once.
     """
-    task = asyncio.create_task(start(settings, metrics), name="startup")
+    task = asyncio.create_task(start(settings, metrics, inject), name="startup")
     while not task.done():
         await asyncio.wait({task}, timeout=STOP_POLL_S)
         if not task.done() and stop_requested():

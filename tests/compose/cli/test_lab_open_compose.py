@@ -19,7 +19,7 @@ import pytest
 
 from lab import proc
 from lab.lab import Lab
-from lab.wait import free_port
+from lab.wait import reserved_port
 from tests.labtools import LabHome, make_home
 
 pytestmark = [pytest.mark.compose, pytest.mark.e2e]
@@ -33,7 +33,7 @@ def compose_lab() -> Iterator[tuple[LabHome, dict[str, str], Lab]]:
     env = home.env(
         LAB_RUNTIME="compose",
         LAB_COMPOSE_PROJECT=f"prodlab-open-{home.lb_port}",
-        LAB_GRAFANA_PORT=str(free_port()),
+        LAB_GRAFANA_PORT=str(reserved_port()),
         LAB_SEED_PRODUCTS="100",
     )
     lab = Lab(

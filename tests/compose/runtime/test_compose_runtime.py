@@ -11,12 +11,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from lab.autoscale.policy import HpaPolicy, Policy
 from lab.lab import Lab
+from lab.run.scaling import Autoscaling
 from lab.runtime.compose.state import ComposeState
 from tests.labtools import (
     LabHome,
@@ -100,6 +103,30 @@ def test_kill_under_load_is_routed_around_after_the_check_interval(lab: Lab) -> 
         assert failures_during_detection == []  # GETs are retried on a survivor
     finally:
         lab.scale("api", 1)
+
+
+def test_the_autoscaler_scales_containers_and_times_the_first_request(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The same controller as natively: readings from Prometheus' DNS-discovered targets,
+    `Lab.scale` on containers, HAProxy's per-server counters for the first request."""
+    policy = Policy(api=HpaPolicy(metric="rps", target=2, max_replicas=2, sync_s=1, window_s=2))
+    record = Autoscaling()
+    controller = lab.autoscaler(policy, tmp_path / "autoscale", record)
+    try:
+        with Traffic(lab.runtime.endpoint("lb").url) as traffic:
+            assert wait_until(lambda: bool(record.scale_ups), timeout=40), record
+            assert wait_until(lambda: record.scale_ups[0].ready is not None, timeout=40)
+            assert wait_until(lambda: len(traffic.replicas) == 2, timeout=15), traffic.replicas
+    finally:
+        controller.stop()
+        lab.scale("api", 1)
+    up = record.scale_ups[0]
+    assert (up.before, up.after) == (1, 2) and up.error is None, up
+    assert up.served is not None and up.breach_to_served is not None, up.line()
+    assert traffic.failures == []
+    decisions = (tmp_path / "autoscale" / "decisions.jsonl").read_text().splitlines()
+    assert any("ceil(" in line for line in decisions)
 
 
 def test_lab_exporter_reports_every_container(lab: Lab) -> None:

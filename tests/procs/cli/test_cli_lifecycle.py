@@ -13,22 +13,11 @@ import pytest
 
 from lab.runtime.native.state import StateStore
 from lab.wait import port_free
-from tests.labtools import LabHome, lab_processes, wait_until
+from tests.labtools import LabHome, lab_cli, lab_processes, wait_until
 
 pytestmark = [pytest.mark.procs, pytest.mark.e2e]
 
 LAB = [sys.executable, "-m", "lab.cli"]
-
-
-def lab_cli(home: LabHome, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LAB, *args],
-        env=home.env(LAB_SEED_PRODUCTS="100"),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def start_up(home: LabHome) -> subprocess.Popen[str]:

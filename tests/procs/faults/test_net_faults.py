@@ -6,9 +6,11 @@ the real dependency protocol (Redis PING, Postgres SELECT 1) through the proxied
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -22,6 +24,7 @@ from lab.lab import Lab
 from lab.runtime.native.context import link_key
 from lab.runtime.native.state import StateStore
 from tests.labtools import LabHome, private_home, wait_until
+from tests.shoptools import shop_process
 
 pytestmark = pytest.mark.procs
 
@@ -204,3 +207,83 @@ def test_the_client_names_a_refusal(lab: Lab) -> None:
     url = lab.runtime.endpoint("toxiproxy").url
     with ToxiproxyClient(url) as client, pytest.raises(ConfigError, match="proxy not found"):
         client.toxics("mysql")
+
+
+def get_seconds(lab: Lab, key: str) -> float:
+    """One GET of ``key`` on a fresh connection through the proxy."""
+    client = redis_via_proxy(lab, timeout=30.0)
+    try:
+        client.ping()  # connect and AUTH before the clock starts
+        began = time.monotonic()
+        assert client.get(key) is not None
+        return time.monotonic() - began
+    finally:
+        client.close()
+
+
+def test_bandwidth_caps_the_rate_a_reply_arrives_at(lab: Lab) -> None:
+    value = b"x" * 100_000  # 100 KB: at 50 KB/s two seconds, at loopback speed milliseconds
+    direct = redis_via_proxy(lab)
+    direct.set("lab-test:bandwidth", value, ex=60)
+    direct.close()
+    assert get_seconds(lab, "lab-test:bandwidth") < 0.5
+    lab.net_fault(net.parse_fault(kind="bandwidth", to="redis", rate=50))
+    assert get_seconds(lab, "lab-test:bandwidth") >= 1.6  # 100 KB / 50 KB/s, less a chunk
+    lab.clear_net_faults()
+    assert get_seconds(lab, "lab-test:bandwidth") < 0.5
+
+
+def test_limit_data_closes_the_link_after_its_bytes(lab: Lab) -> None:
+    direct = redis_via_proxy(lab)
+    direct.set("lab-test:limit", b"y" * 20_000, ex=60)
+    direct.close()
+    lab.net_fault(net.parse_fault(kind="limit_data", to="redis", bytes=5_000))
+    client = redis_via_proxy(lab)
+    try:
+        assert client.ping()  # a few bytes: under the limit
+        with pytest.raises(redis.ConnectionError):
+            client.get("lab-test:limit")  # 20 KB: the link closes after 5 KB
+    finally:
+        client.close()
+
+
+def test_slow_close_passes_the_close_on_late(lab: Lab) -> None:
+    def quit_seconds() -> float:
+        """QUIT on a raw connection: Redis answers +OK and closes; the time to the EOF."""
+        address = (lab.settings.bind_host, link_port(lab, "redis"))
+        with socket.create_connection(address, timeout=10) as sock:
+            began = time.monotonic()
+            sock.sendall(b"QUIT\r\n")
+            while sock.recv(4096):
+                pass
+            return time.monotonic() - began
+
+    assert quit_seconds() < 0.3
+    lab.net_fault(net.parse_fault(kind="slow_close", to="redis", ms=800))
+    assert quit_seconds() >= 0.75
+
+
+def test_a_deadline_answers_on_time_when_postgres_is_slow(lab: Lab, tmp_path: Path) -> None:
+    """A read cut by the 250 ms deadline is answered then, not after asyncpg has cancelled
+    the query and reset the connection (two more round trips on the slow link: the
+    slow-database lesson's p99 once measured 653 ms with this deadline)."""
+    knobs = {"LAB_API_DEADLINE_MS": "250", "LAB_CACHE_TTL_S": "0", "LAB_DB_POOL_SIZE": "2"}
+    with shop_process(lab, tmp_path, "api", **knobs) as api:
+        slow = net.parse_fault(kind="latency", to="postgres", ms=200)
+        lab.net_fault(slow)
+        try:
+            took = []
+            for product in range(20, 28):
+                began = time.monotonic()
+                answer = httpx.get(f"{api.url}/products/{product}", timeout=10)
+                took.append(time.monotonic() - began)
+                assert answer.status_code == 504, answer.text
+        finally:
+            lab.end_net_fault(slow)
+        print("504s after", ", ".join(f"{t * 1000:.0f} ms" for t in took))
+        assert max(took) < 0.4, took  # 250 ms and the request's own costs, not 650 ms
+        # the connections cut mid-query went back to the pool clean
+        assert wait_until(
+            lambda: httpx.get(f"{api.url}/products/20", timeout=10).status_code == 200,
+            timeout=10,
+        )

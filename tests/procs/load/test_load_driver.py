@@ -36,7 +36,7 @@ from lab.load.pids import reap_stale
 from lab.runtime.home import targets_dir
 from lab.runtime.native.runtime import NativeRuntime
 from lab.settings import Settings
-from lab.wait import free_port, port_free
+from lab.wait import port_free, reserved_port
 from tests.labtools import wait_until
 
 PRODUCTS = 200
@@ -132,7 +132,10 @@ def shop() -> Iterator[TinyShop]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings.load(
-        home=tmp_path / ".lab", locust_port=free_port(), seed_products=PRODUCTS, runtime="native"
+        home=tmp_path / ".lab",
+        locust_port=reserved_port(),
+        seed_products=PRODUCTS,
+        runtime="native",
     )
 
 

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from lab.errors import ConfigError
 from lab.lab import Lab
+from lab.runtime.admin import AppFault
 from lab.runtime.base import InstanceState, Runtime
 from lab.wait import free_port
 from tests.labtools import LabHome, Traffic, compose_settings, make_home, wait_until
@@ -163,3 +164,35 @@ def test_registered_scrape_target_is_scraped_then_dropped(booted: Lab) -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_pause_freezes_an_instance_and_resume_thaws_it(booted: Lab) -> None:
+    """SIGSTOP natively, `docker pause` under Compose: the process is there, answering nothing."""
+    url = booted.runtime.endpoint("lb").url + "/products/3"
+    name = booted.runtime.status().of("api")[0].name
+    assert httpx.get(url, timeout=5).status_code == 200
+    booted.pause(name)
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(url, timeout=1.5)  # the only replica: nobody else can answer
+    finally:
+        booted.resume(name)
+    assert wait_until(lambda: booted.answers("lb", "/products/3"), timeout=20)
+
+
+def test_an_application_fault_fails_its_route_until_cleared(booted: Lab) -> None:
+    """The admin endpoint reached the runtime's way (loopback natively, docker exec)."""
+    url = booted.runtime.endpoint("lb").url
+    fault = AppFault(kind="errors", route="/products/{id}", percent=100, status=503, for_s=60)
+    targets = booted.app_fault(fault)
+    try:
+        assert targets == [i.name for i in booted.runtime.status().of("api")]
+        answer = httpx.get(url + "/products/4", timeout=5)
+        assert answer.status_code == 503
+        assert "injected fault" in answer.json()["reason"]
+        assert httpx.get(url + "/products?limit=1", timeout=5).status_code == 200
+        assert all(len(found) == 1 for found in booted.app_faults().values())
+    finally:
+        removed = booted.clear_app_faults()
+    assert removed == len(targets)
+    assert httpx.get(url + "/products/4", timeout=5).status_code == 200

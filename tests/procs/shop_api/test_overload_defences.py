@@ -47,16 +47,17 @@ def test_without_admission_control_every_request_waits_for_its_slot(
 def test_admission_control_sheds_what_cannot_get_a_slot_in_time(
     running_lab: Lab, tmp_path: Path
 ) -> None:
-    # one slot held 1 s per request: a burst of 12 lands while the first is served, so
-    # the arithmetic holds however the burst is spread over that second
+    # one slot held 2 s per request: a burst of 12 lands while the first is served, so
+    # the arithmetic holds however the burst is spread over those seconds (a fresh-clone
+    # run on a busy machine spread it over more than the 1 s this once held: 6 got in)
     env = {
         "LAB_API_CONCURRENCY": "1",
-        "LAB_API_WORK_MS": "1000",
-        "LAB_API_QUEUE_TIMEOUT_MS": "6000",  # longer than 4 waiters × 1 s: none times out
+        "LAB_API_WORK_MS": "2000",
+        "LAB_API_QUEUE_TIMEOUT_MS": "10000",  # longer than 4 waiters × 2 s: none times out
         "LAB_API_MAX_WAITERS": "4",
     }
     with shop_process(running_lab, tmp_path, "api", **env) as api:
-        assert sample(api.url, "shop_admission_queue_timeout_seconds") == 6
+        assert sample(api.url, "shop_admission_queue_timeout_seconds") == 10
         got = burst(api.url, "/products?limit=1", 12)
         served = [r for r in got if r.status_code == 200]
         shed = [r for r in got if r.status_code == 503]
@@ -71,7 +72,7 @@ def test_admission_control_sheds_what_cannot_get_a_slot_in_time(
         # the fast path (a product by id) is shed the same way
         by_id = burst(api.url, "/products/3", 12)
         assert {r.status_code for r in by_id} == {200, 503}
-    # a bounded wait: behind a 1 s request, a waiter gives up after 150 ms
+    # a bounded wait: behind a 2 s request, a waiter gives up after 150 ms
     env |= {"LAB_API_QUEUE_TIMEOUT_MS": "150"}
     with shop_process(running_lab, tmp_path, "api", **env) as api:
         got = burst(api.url, "/products?limit=1", 3)

@@ -110,6 +110,7 @@ def write_run_folder(run_dir: Path, *, speed: float = 1.0, orders_ok: bool = Tru
             "orders_accepted_rate10s": rps * 0.1,
             "orders_processed_rate10s": rps * 0.1,
             "cache_hit_ratio10s": min(0.97, 0.3 + s / 60),
+            "db_product_reads_rate10s": rps * (1 - min(0.97, 0.3 + s / 60)),
             "lb_requests_rate10s": rps,
             "locust_users": float(users_at(s)),
             "locust_requests_rate10s": rps * 0.99,
@@ -145,6 +146,7 @@ def write_run_folder(run_dir: Path, *, speed: float = 1.0, orders_ok: bool = Tru
                 p99=round(p95 * 1.3, 4),
                 error_ratio=0.0,
                 cpu_api=round(rps * 0.0012, 3),
+                db_reads_per_read=0.05,
                 window=(STARTED + mid, end),
                 client=ClientView(rps=round(rps * 0.99, 1), p50=0.02, p95=p95, fail_ratio=0.0),
             )

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from lab.autoscale.policy import Policy
 from lab.errors import AlreadyRunning
 from lab.events import EventLog
 from lab.faults.net import NetFault
 from lab.load.traffic import Percentiles, Traffic
 from lab.run.audit import Audit
+from lab.run.scaling import Autoscaling, Scaling
 from lab.run.timeseries import Table
 from lab.runtime.admin import AppFault
 from lab.scenario.measure import MIN_WINDOW_S, Window
@@ -159,8 +161,13 @@ class World:
             "in_flight": n.rps * (n.p95 or 0) * 0.7,
             "client_mean_latency": (n.p95 or 0) * 0.7 + 0.001,
             "service_time": 4 / self.replica_rps,  # 4 slots: the capacity is the knobs'
+            # within the SLO (the lab's 250 ms) everything answered is good, else nothing
+            "goodput": n.rps * (1 - n.error_ratio) if (n.p95 or 0) <= 0.25 else 0.0,
+            "shed": 0.0,  # the fake has no admission control
+            "amplification": 1.0,  # nor retries
+            "db_reads_per_read": 0.1,  # a warm cache
         }
-        return values[key]
+        return values.get(key)  # the pool and slot shares: not modelled
 
 
 def _times(clock: FakeClock, window: Window | None) -> list[float]:
@@ -196,7 +203,7 @@ class FakeMetrics:
             if any(state.up.get(s, 0) for state in states)
         }
 
-    def expr(self, expr: str) -> float | None:
+    def expr(self, expr: str, at: float | None = None) -> float | None:
         return self.gauges.get(expr)
 
     def holds(self, expr: str) -> bool:
@@ -286,6 +293,19 @@ class FakeLoad:
         return []
 
 
+class FakeAutoscaler:
+    def __init__(self, lab: FakeLab, policy: Policy, record: Autoscaling) -> None:
+        self.lab, self.policy, self.stopped = lab, policy, False
+        assert policy.api is not None
+        now, before = lab.world.clock.time(), lab.replicas().get("api", 1)
+        record.scalings.append(Scaling(now, "api", before, policy.api.max_replicas, "scale up"))
+        lab.scale("api", policy.api.max_replicas)
+
+    def stop(self, timeout: float = 120.0) -> None:
+        self.stopped = True
+        self.lab.events.emit("autoscaler", "autoscaler off")
+
+
 class FakeLab:
     """``lab.scenario.ports.Lab`` over a ``World``; journals changes like the facade."""
 
@@ -311,9 +331,16 @@ class FakeLab:
         self.healed: set[str] = set()
         self.app_faults: dict[str, list[AppFault]] = {}  # replica -> faults in force
         self.net_faults: list[NetFault] = []  # in place now
+        self.autoscalers: list[FakeAutoscaler] = []
 
     def is_up(self) -> bool:
         return self.running
+
+    def autoscaler(self, policy: Policy, folder: Path, record: Autoscaling) -> FakeAutoscaler:
+        """An autoscaler that asks for ``api_max`` replicas of ``policy`` at once."""
+        scaler = FakeAutoscaler(self, policy, record)
+        self.autoscalers.append(scaler)
+        return scaler
 
     def up(self, scales: Mapping[str, int] | None = None) -> None:
         for service, count in (scales or {}).items():

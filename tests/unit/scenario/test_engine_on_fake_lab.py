@@ -15,8 +15,8 @@ from lab.defaults import AUDIT_DRAIN_S
 from lab.errors import LabStateError
 from lab.run.reader import read_events, read_verdict
 from lab.scenario.loader import LoadedScenario, load_scenario
-from lab.scenario.model import STEP_KINDS
 from lab.scenario.runner import AUDIT_CHECK, RunResult, ScenarioRunner
+from lab.scenario.step_model import STEP_KINDS
 from lab.scenario.steps import HANDLERS
 from lab.settings import Settings
 from tests.unit.scenario.scenario_fakes import START, FakeClock, FakeLab, World
@@ -101,6 +101,11 @@ def test_scale_out_runs_in_under_a_second_and_passes(tmp_path: Path) -> None:
 
     assert [(c.name, c.passed) for c in verdict.checks] == [
         ("find-knee: 1 replica: 4 slots / 40 ms = 100 req/s at the knee", True),
+        (
+            "find-knee: server p95 (API histogram) = client p95 (HDR, intended send time)"
+            " within 10 %",
+            True,
+        ),
         ("scale-2: 2 replicas carry 2 × the knee's rate", True),
         ("scale-4: 4 replicas carry 4 × the knee's rate", True),
         ("p95 back under the SLO", True),

@@ -10,8 +10,8 @@ import pytest
 from lab.run.reader import read_verdict
 from lab.scenario.knee import bisect_point, generator_late, ladder
 from lab.scenario.loader import load_scenario
-from lab.scenario.model import FindKneeStep
 from lab.scenario.runner import ScenarioRunner
+from lab.scenario.step_model import FindKneeStep
 from tests.unit.scenario.scenario_fakes import FakeClock, FakeLab, World
 
 PROJECT = Path(__file__).resolve().parents[3]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,8 @@ import pytest
 
 from lab.errors import ScenarioError
 from lab.scenario.loader import load_scenario
-from lab.scenario.model import STEP_KINDS, FindKneeStep, HoldStep, Scenario
+from lab.scenario.model import Scenario
+from lab.scenario.step_model import STEP_KINDS, FindKneeStep, HoldStep
 from tests.labtools import PROJECT
 
 SHIPPED = sorted((PROJECT / "scenarios").glob("*.yaml"))
@@ -337,3 +339,31 @@ def test_topology_knobs_become_the_labs_settings(tmp_path: Path) -> None:
     plain = scenario_settings(lab, load_scenario(write(tmp_path, GOOD)).scenario)
     assert (plain.db_work, plain.db_query_ms, plain.db_pool_size) == ("io", 2, 0)
     assert (plain.pg_max_connections, plain.cache_single_flight) == (300, False)
+
+
+def capacity_file(tmp_path: Path, users: str, *, knees: int = 7, worker: str = "w") -> Path:
+    shutil.copy(PROJECT / "scenarios" / "capacity" / "users.yaml", tmp_path / "users.yaml")
+    knee = "{kind: find_knee, hold: 5}"
+    phases = "".join(f"  - {{name: k{i}, narrative: n, steps: [{knee}]}}\n" for i in range(knees))
+    return write(
+        tmp_path,
+        f"name: c\ntitle: C\nconcept: c\n"
+        f"capacity: {{users: {users}, held_out: 8, worker_phase: {worker}}}\n"
+        f"phases:\n{phases}  - {{name: w, narrative: n, steps: [{{kind: hold, duration: 1}}]}}\n",
+    )
+
+
+def test_a_capacity_run_names_what_it_cannot_plan_from(tmp_path: Path) -> None:
+    loaded = load_scenario(capacity_file(tmp_path, "users.yaml"))
+    assert loaded.users_model == tmp_path / "users.yaml"
+    again = tmp_path / "as-run.yaml"  # the run folder's copy names the model absolutely
+    again.write_text(loaded.as_run_yaml(), encoding="utf-8")
+    assert load_scenario(again).users_model == (tmp_path / "users.yaml").resolve()
+
+    found = problems(capacity_file(tmp_path, "users.yaml", knees=6, worker="nope"))
+    assert any("capacity.worker_phase (line 4): no phase 'nope'" in p for p in found), found
+    assert any("7 find_knee steps (have 6)" in p for p in found), found
+
+    (tmp_path / "bad.yaml").write_text("users: [1000]\nmix: {browse: 2}\n", encoding="utf-8")
+    (found,) = problems(capacity_file(tmp_path, "bad.yaml"))
+    assert found.startswith("capacity.users (line 4): ") and "mix.browse (line 2)" in found

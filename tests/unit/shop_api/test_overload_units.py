@@ -56,6 +56,19 @@ def test_an_errors_fault_fires_with_its_probability_on_its_route_only() -> None:
     assert faults.for_route("/orders") == (0.0, None)
 
 
+def test_a_dependency_errors_fault_fails_its_calls_only_and_no_route() -> None:
+    faults = board()
+    faults.add(ErrorsFault(dependency="postgres", percent=20, for_s=60))
+    fired = sum(faults.dependency_fails("postgres") for _ in range(5000))
+    assert 850 <= fired <= 1150, fired
+    assert not any(faults.dependency_fails("redis") for _ in range(200))
+    assert faults.for_route("/products/{product_id}") == (0.0, None)
+    with pytest.raises(ValidationError, match="give route"):
+        ErrorsFault(route="/orders", dependency="postgres", percent=20)
+    with pytest.raises(ValidationError, match="give route"):
+        ErrorsFault(percent=20)
+
+
 def test_latency_faults_add_up_within_their_jitter() -> None:
     faults = board()
     faults.add(LatencyFault(route="/orders", fixed_ms=100, jitter_ms=50, for_s=60))

@@ -229,6 +229,19 @@ def test_attempts_against_a_dependency_that_always_fails(mode: RetryMode, attemp
     assert exhausted == (20 if mode == "budgeted" else 0)  # every call ended on an empty bucket
 
 
+@pytest.mark.parametrize("mode", ["naive", "budgeted"])
+def test_an_injected_failure_comes_after_the_work_and_is_retried(mode: RetryMode) -> None:
+    """Every attempt fails after the dependency answered: naive retries send 1 + 3
+    attempts per call (the dependency does the work 4 times), a budget about 1.1."""
+    guard, registry = make_guard(mode)
+    guard.inject = lambda dependency: dependency == "postgres"
+    op = Flaky(failing=0)
+    assert run_calls(guard, op, 20) == 20
+    attempts = counted(registry, "shop_dependency_attempts_total")
+    assert op.calls == attempts == (80 if mode == "naive" else 20 + 2 + 1)
+    assert counted(registry, "shop_dependency_failures_total") == attempts
+
+
 def test_a_retry_rides_out_a_blip_but_never_repeats_a_non_idempotent_call() -> None:
     guard, _ = make_guard("naive")
     assert run_calls(guard, Flaky(failing=2), 1) == 0

@@ -33,6 +33,16 @@ class BreakerOpen(BackendUnavailable):
         self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
+class InjectedFailure(BackendUnavailable):
+    """An attempt failed by an ``errors`` fault on the dependency (``lab fault app errors
+    --dependency``): the dependency did the work, the answer was lost on the way back.
+    Only ``call()`` injects it (reads and other single calls), never ``attempt()``: a
+    transaction that stored an order is not reported failed."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(dependency, "injected fault: the answer was lost")
+
+
 class Guard:
     def __init__(
         self,
@@ -44,8 +54,10 @@ class Guard:
         breaker: CircuitBreaker | None,
         metrics: ResilienceMetrics,
         uniform: Callable[[float, float], float] = random.uniform,
+        inject: Callable[[str], bool] = lambda dependency: False,
     ) -> None:
         self.dependency = dependency
+        self.inject = inject  # an injected fault: whether this attempt fails after the work
         self.failures = failures
         self.policy = policy
         self.budget = budget
@@ -125,6 +137,8 @@ class Guard:
             else:
                 async with deadline.bounded(self.dependency):
                     result = await op()
+            if self.inject(self.dependency):
+                raise InjectedFailure(self.dependency)
         except BaseException as exc:
             self._settle(exc)
             raise

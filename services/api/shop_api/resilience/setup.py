@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -11,14 +12,19 @@ from redis.exceptions import RedisError
 from shop_api.config import ApiSettings
 from shop_api.errors import BackendUnavailable
 from shop_api.resilience.breaker import BreakerConfig, CircuitBreaker
-from shop_api.resilience.guard import Guard
+from shop_api.resilience.guard import Guard, InjectedFailure
 from shop_api.resilience.metrics import ResilienceMetrics
 from shop_api.resilience.retry import RetryBudget, RetryPolicy
 
 # What counts as the dependency failing (retried, held against its breaker). Postgres'
 # failures arrive already translated by ``errors.postgres_errors``.
 POSTGRES_FAILURES: tuple[type[BaseException], ...] = (BackendUnavailable,)
-REDIS_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+REDIS_FAILURES: tuple[type[BaseException], ...] = (
+    RedisError,
+    OSError,
+    TimeoutError,
+    InjectedFailure,
+)
 NATS_FAILURES: tuple[type[BaseException], ...] = (Exception,)
 
 
@@ -30,7 +36,12 @@ class Guards:
     deadline_s: float
 
 
-def build(settings: ApiSettings, registry: CollectorRegistry) -> Guards:
+def build(
+    settings: ApiSettings,
+    registry: CollectorRegistry,
+    inject: Callable[[str], bool] = lambda dependency: False,
+) -> Guards:
+    """``inject(dependency)``: whether an attempt fails by an injected fault."""
     metrics = ResilienceMetrics(registry)
     deadline_s = settings.api_deadline_ms / 1000
     metrics.configured(deadline_s=deadline_s, retry_mode=settings.api_retry)
@@ -48,6 +59,7 @@ def build(settings: ApiSettings, registry: CollectorRegistry) -> Guards:
             budget=RetryBudget(settings.api_retry_budget),
             breaker=breaker,
             metrics=metrics,
+            inject=inject if defended else (lambda dependency: False),
         )
 
     return Guards(

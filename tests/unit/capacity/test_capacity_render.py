@@ -1,0 +1,42 @@
+"""The plan as JSON (strict: no infinities) and as a Markdown table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.capacity.model import Measured, load_user_model
+from lab.capacity.plan import plan
+from lab.capacity.render import HEADER, markdown_section, markdown_table, plan_json
+from lab.capacity.usl import UslFit
+
+PROJECT = Path(__file__).resolve().parents[3]
+PEAKED = UslFit(sigma=0.02, kappa=0.0001, lam=95.0, r_squared=0.99, points=((1, 95.0),))
+MEASURED = Measured(
+    usl=PEAKED,
+    knee_rps_per_replica=94.6,
+    api_db_pool=8,
+    pg_max_connections=300,
+    db_max_queries_per_s=3000.0,
+    worker_orders_per_s=50.0,
+    cache_ttl_s=30.0,
+    source="a test",
+)
+
+
+def test_json_and_markdown_carry_every_row() -> None:
+    model = load_user_model(PROJECT / "scenarios" / "capacity" / "users.yaml")
+    p = plan(model, MEASURED)
+    data = json.loads(json.dumps(plan_json(p), allow_nan=False))
+    rows = data["rows"]
+    assert [r["users"] for r in rows] == model.users
+    assert rows[-1]["api_replicas"] is None  # 10M users: past N* ≈ 99
+    assert rows[-1]["breaks"] and rows[-1]["next_to_break"] == "API tier"
+    assert all(r["basis"] for r in rows)
+    table = markdown_table(p)
+    assert table.count("\n") == len(model.users) + 1
+    assert table.startswith("| " + " | ".join(HEADER))
+    assert "past the USL ceiling" in table
+    section = markdown_section(p)
+    assert "measured: one API replica's knee 94.6 req/s (a test)" in section
+    assert "Assumptions:" in section
