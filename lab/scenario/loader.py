@@ -108,9 +108,15 @@ def load_scenario(path: Path, profile: str | None = None) -> LoadedScenario:
             errors += [m + tag for m in describe(exc, lines) if m + tag not in errors]
     if errors:
         raise ScenarioError(where, _merge_profiles(errors, names))
-    refs = results[chosen].reference_problems()
+    refs: list[str] = []
+    for name, scenario in results.items():  # durations differ by profile: check each
+        tag = "" if len(results) == 1 else f" [profile {name}]"
+        refs += [
+            f"{_path(p)} (line {_line(lines, p)}): {m}{tag}"
+            for p, m in scenario.reference_problems()
+        ]
     if refs:
-        raise ScenarioError(where, [f"{_path(p)} (line {_line(lines, p)}): {m}" for p, m in refs])
+        raise ScenarioError(where, _merge_profiles(list(dict.fromkeys(refs)), names))
     loaded = LoadedScenario(path=path, profile=chosen, scenario=results[chosen])
     if loaded.users_model is not None:
         try:

@@ -191,4 +191,21 @@ class Scenario(Strict):
                     )
             if item.knee is not None and not has_knee:
                 problems.append(((*path, "knee"), "no find_knee step in this scenario"))
-        return problems
+        return problems + self._short_measured_phases()
+
+    def _short_measured_phases(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """A phase is measured only when it lasts the rules' window (a shorter one would
+        read the previous phase's rates), so one that predicts, or that a check names,
+        must plan at least that long: else its measures are "no data" at run time."""
+        named = {c.phase for c in self.checks if c.phase is not None}
+        return [
+            (
+                ("phases", i, "steps"),
+                f"phase {phase.name!r} is measured (it predicts, or a check names it) but "
+                f"plans {phase.planned_seconds():g} s of holds; a phase is measured only "
+                f"when it lasts {defaults.RULE_WINDOW_S:g} s (hold longer)",
+            )
+            for i, phase in enumerate(self.phases)
+            if (phase.predict or phase.name in named)
+            and phase.planned_seconds() < defaults.RULE_WINDOW_S
+        ]

@@ -272,6 +272,39 @@ def test_error_in_one_profile_only_is_tagged_with_it(tmp_path: Path) -> None:
     ]
 
 
+SHORT = """\
+name: short
+title: A phase shorter than the rules' window
+concept: a phase is measured only when it lasts 10 s
+vars:
+  hold: 12
+profiles:
+  quick: {vars: {hold: 8}}
+  full: {}
+phases:
+  - name: one
+    narrative: hold still
+    steps:
+      - {kind: load, users: 5}
+      - {kind: wait_until, expr: "up > 0", timeout: 10}
+      - {kind: hold, duration: "${hold}"}
+checks:
+  - {name: quick enough, measure: p95, phase: one, op: "<", threshold: 1}
+"""
+
+
+def test_a_measured_phase_shorter_than_the_rules_window_is_refused(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, SHORT))
+    assert found == [
+        "phases[0].steps (line 12): phase 'one' is measured (it predicts, or a check names it)"
+        " but plans 8 s of holds; a phase is measured only when it lasts 10 s (hold longer)"
+        " [profile quick]"
+    ]
+    assert load_scenario(write(tmp_path, SHORT), "full").scenario.phases[0].planned_seconds() == 12
+    unmeasured = SHORT.split("checks:")[0]  # nothing reads the phase: any length will do
+    assert load_scenario(write(tmp_path, unmeasured), "quick").scenario.phases[0].name == "one"
+
+
 def test_missing_file(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.yaml") == ["cannot read the file (No such file or directory)"]
 
