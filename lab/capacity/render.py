@@ -1,7 +1,8 @@
-"""The plan as data (``plan.json``) and as Markdown (``summary.md``'s section).
+"""The plan as data (``capacity.json``) and as a table (the report's capacity section,
+lab/report/capacity.py, and `lab capacity plan`).
 
     atomic_write_json(run_dir / "capacity.json", plan_json(p))
-    text = markdown_section(p)          # the table, the ceilings, the basis, the assumptions
+    text = markdown_table(p)            # one row per user count, HEADER's columns
 
 The plot is lab/report/capacity_plot.py (the report's plots share their style there).
 """
@@ -67,19 +68,6 @@ def plan_rows(plan: Plan) -> list[tuple[str, ...]]:
     """The table's cells, row by row (``HEADER``'s columns; Markdown emphasis marks a row
     that breaks)."""
     return [tuple(_cells(row)) for row in plan.rows]
-
-
-def markdown_section(plan: Plan) -> str:
-    """The table, then where each component breaks, then the basis of the numbers."""
-    out = ["## The plan to millions", "", markdown_table(plan), "", "Where each component breaks:"]
-    for ceiling in plan.ceilings:
-        at = "not below 10 billion users" if ceiling.users is None else f"{ceiling.users:,} users"
-        out.append(f"- {ceiling.component}: {at}")
-    out += ["", "Basis (measured and configured):", *[f"- {b}" for b in plan.measured]]
-    out += ["", "Assumptions:", *[f"- {a}" for a in plan.assumptions]]
-    for row in plan.rows:
-        out += ["", f"Row {row.users:,} users:", *[f"- {b}" for b in row.basis]]
-    return "\n".join(out) + "\n"
 
 
 def _cells(row: PlanRow) -> list[str]:
