@@ -127,13 +127,13 @@ def terminate(
         return
     family = _family(process)
     signal_group(record, sig)
-    alive = wait_gone(family, timeout=grace)
+    _, alive = psutil.wait_procs(family, timeout=grace)
     for leftover in alive:
         try:
             leftover.kill()
         except psutil.Error:
             continue
-    wait_gone(alive, timeout=5)
+    psutil.wait_procs(alive, timeout=5)
     _reap(process.pid)
 
 
@@ -149,33 +149,8 @@ def kill(record: ProcRecord) -> None:
             member.kill()
         except psutil.Error:
             continue
-    wait_gone(family, timeout=5)
+    psutil.wait_procs(family, timeout=5)
     _reap(process.pid)
-
-
-def wait_gone(family: list[psutil.Process], *, timeout: float) -> list[psutil.Process]:
-    """Wait up to ``timeout`` s for every process to end; return those still running.
-
-    A process that has exited is gone even while it is a zombie: one whose parent is
-    init waits there until init reaps it, which here takes 1-2 s (psutil.wait_procs waits
-    for the reaping, which made `lab down` 2 s per process, 28 s in all)."""
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    while True:
-        alive = [p for p in family if _running(p)]
-        if not alive or time.monotonic() >= deadline:
-            return alive
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
-
-
-def _running(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:  # ZombieProcess too
-        return False
-    except psutil.AccessDenied:
-        return True
 
 
 def _family(process: psutil.Process) -> list[psutil.Process]:
@@ -221,5 +196,5 @@ def sweep(state_dir: Path) -> int:
             process.kill()
         except psutil.Error:
             continue
-    wait_gone(found, timeout=5)
+    psutil.wait_procs(found, timeout=5)
     return len(found)
