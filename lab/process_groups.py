@@ -119,22 +119,64 @@ def signal_group(record: ProcRecord, sig: signal.Signals) -> bool:
 
 
 def terminate(
-    record: ProcRecord, *, sig: signal.Signals = signal.SIGTERM, grace: float = 10.0
-) -> None:
-    """Ask politely with ``sig``; after ``grace`` seconds, SIGKILL the whole group."""
+    record: ProcRecord,
+    *,
+    sig: signal.Signals = signal.SIGTERM,
+    grace: float = 10.0,
+    reaped: bool = True,
+) -> list[psutil.Process]:
+    """Ask politely with ``sig``; after ``grace`` seconds, SIGKILL the whole group.
+    Returns the group's processes.
+
+    With ``reaped=False`` it returns once they have exited, zombies or not: one whose
+    parent is init stays a zombie until init reaps it (1-2 s on these VMs), and a caller
+    stopping many (``lab down``) waits for that once, for all of them (``wait_reaped``),
+    not 2 s per process. A zombie holds no port or socket, but it still answers
+    ``kill(pid, 0)``, so PostgreSQL's lock file would see a killed postmaster alive:
+    whoever starts again must wait for the reaping first."""
     process = record.process()
     if process is None:
-        return
+        return []
     family = _family(process)
     signal_group(record, sig)
-    _, alive = psutil.wait_procs(family, timeout=grace)
+    alive = wait_gone(family, timeout=grace)
     for leftover in alive:
         try:
             leftover.kill()
         except psutil.Error:
             continue
-    psutil.wait_procs(alive, timeout=5)
+    wait_gone(alive, timeout=5)
+    if reaped:
+        wait_reaped(family)
     _reap(process.pid)
+    return family
+
+
+def wait_reaped(processes: Iterable[psutil.Process], timeout: float = 5.0) -> None:
+    """Wait until every process has left the process table (reaped by its parent)."""
+    psutil.wait_procs(list(processes), timeout=timeout)
+
+
+def wait_gone(family: list[psutil.Process], *, timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` s for every process to exit; return those still running.
+    A zombie has exited (see ``terminate``)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        alive = [p for p in family if _running(p)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:  # ZombieProcess too
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def kill(record: ProcRecord) -> None:

@@ -2,17 +2,23 @@
 
 Tests that need real binaries are marked ``procs`` and are never skipped: a missing
 binary makes the lab's launcher raise, and the test fails with the install hint.
+
+The shared lab is down before the lessons run: the modules that use it run together,
+and the lab is brought down after the last test that uses it, not at the end of the
+session. A lab left idling beside a lesson takes a fifth of a core (its Prometheus,
+exporters and replicas), which the lesson's capacity checks would pay for.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from lab.lab import Lab
-from tests.labtools import LabHome, private_home
+from tests.labtools import LabHome, make_home, private_home
 
 
 @pytest.fixture
@@ -21,15 +27,55 @@ def lab_home() -> Iterator[LabHome]:
         yield home
 
 
+SHARED = ("shared_home", "running_lab")
+_last_user: list[pytest.Item] = []  # the last selected test that uses the shared lab
+_shared: list[LabHome] = []  # its home, while it exists
+
+
+def uses_shared_lab(item: pytest.Item) -> bool:
+    return any(name in getattr(item, "fixturenames", ()) for name in SHARED)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whole modules that use the shared lab first (in their own order), then the rest:
+    module-scoped fixtures still see their module's tests together."""
+    sharing = {getattr(item, "module", None) for item in items if uses_shared_lab(item)}
+    items.sort(key=lambda item: getattr(item, "module", None) not in sharing)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    users = [item for item in session.items if uses_shared_lab(item)]
+    _last_user[:] = users[-1:]
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if _last_user and item is _last_user[0]:
+        shared_lab_down()
+
+
+def shared_lab_down() -> None:
+    """Bring the shared lab down and remove its home (once; later calls do nothing)."""
+    while _shared:
+        home = _shared.pop()
+        Lab(home.settings()).runtime.down(volumes=True)
+        shutil.rmtree(home.home.parent, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def shared_home() -> Iterator[LabHome]:
-    with private_home() as home:
+    home = make_home()
+    _shared.append(home)
+    try:
         yield home
+    finally:
+        shared_lab_down()
 
 
 @pytest.fixture(scope="session")
 def running_lab(shared_home: LabHome) -> Iterator[Lab]:
-    """One native lab for the session (2 API replicas, 2 workers, a small catalog)."""
+    """One native lab for the session (2 API replicas, 2 workers, a small catalog);
+    down after the last test that uses it."""
     lab = Lab(shared_home.settings(seed_products=1000, worker_ack_wait_s=2.0))
     lab.up({"api": 2, "worker": 2})
     yield lab
