@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lab.capacity.model import Measured, load_user_model
+from lab.capacity.model import load_user_model
 from lab.capacity.plan import plan
 from lab.capacity.render import HEADER, markdown_table, plan_json
 from lab.capacity.usl import UslFit
+from tests.capacitytools import measured
 
 PROJECT = Path(__file__).resolve().parents[3]
 PEAKED = UslFit(sigma=0.02, kappa=0.0001, lam=95.0, r_squared=0.99, points=((1, 95.0),))
-MEASURED = Measured(
-    usl=PEAKED,
-    knee_rps_per_replica=94.6,
-    api_db_pool=8,
-    pg_max_connections=300,
-    db_max_queries_per_s=3000.0,
-    worker_orders_per_s=50.0,
-    cache_ttl_s=30.0,
-    source="a test",
-)
+MEASURED = measured(PEAKED)
 
 
 def test_json_and_markdown_carry_every_row() -> None:
