@@ -11,14 +11,13 @@ exporters and replicas), which the lesson's capacity checks would pay for.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from lab.lab import Lab
-from tests.labtools import LabHome, make_home, private_home
+from tests.labtools import LabHome, discard_home, make_home, private_home
 
 
 @pytest.fixture
@@ -57,9 +56,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def shared_lab_down() -> None:
     """Bring the shared lab down and remove its home (once; later calls do nothing)."""
     while _shared:
-        home = _shared.pop()
-        Lab(home.settings()).runtime.down(volumes=True)
-        shutil.rmtree(home.home.parent, ignore_errors=True)
+        discard_home(_shared.pop())
 
 
 @pytest.fixture(scope="session")

@@ -211,8 +211,13 @@ def private_home() -> Iterator[LabHome]:
     try:
         yield home
     finally:
-        Lab(home.settings()).runtime.down(volumes=True)
-        shutil.rmtree(home.home.parent, ignore_errors=True)
+        discard_home(home)
+
+
+def discard_home(home: LabHome) -> None:
+    """Bring down whatever lab runs in ``home`` and remove the home."""
+    Lab(home.settings()).runtime.down(volumes=True)
+    shutil.rmtree(home.home.parent, ignore_errors=True)
 
 
 # -- compose labs ----------------------------------------------------------------------------
@@ -281,14 +286,11 @@ def unexplained_failures(verdict: dict[str, Any], capacity: frozenset[str]) -> l
     patterns such as ``knee-*: the knee at least*``) measured while a doubtful resource
     ran full: in the check's own phase (the text before its first ':'), or named by the
     run as its saturated resource."""
-    saturation = verdict.get("saturation") or {}
-    run_bound = saturation.get("resource") in DOUBTFUL
-    bound = doubtful_phases(verdict)
 
     def excused(name: str) -> bool:
         if not any(fnmatch.fnmatchcase(name, pattern) for pattern in capacity):
             return False
-        return run_bound or name.split(":", 1)[0] in bound
+        return machine_bound(verdict, name.split(":", 1)[0])
 
     return [
         f"{c['name']}: {c['detail']}"
@@ -300,6 +302,12 @@ def unexplained_failures(verdict: dict[str, Any], capacity: frozenset[str]) -> l
 def doubtful_phases(verdict: dict[str, Any]) -> set[str]:
     """The phases in which the machine's CPU or the load generator ran full."""
     return {p["name"] for p in verdict["phases"] if p.get("saturated") in DOUBTFUL}
+
+
+def machine_bound(verdict: dict[str, Any], phase: str) -> bool:
+    """Whether the run, or its ``phase``, names a doubtful resource as saturated."""
+    saturation = verdict.get("saturation") or {}
+    return saturation.get("resource") in DOUBTFUL or phase in doubtful_phases(verdict)
 
 
 LAB_CLI = [sys.executable, "-c", "from lab.cli import main; main()"]
