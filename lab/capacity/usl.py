@@ -74,12 +74,20 @@ class UslFit:
         return None if peak is None else self.predict(peak)
 
     @property
+    def best_n(self) -> int | None:
+        """The whole replica count nearest N* that serves the most; None when κ = 0."""
+        peak = self.peak_n
+        if peak is None:
+            return None
+        return max((math.floor(peak), math.ceil(peak)), key=self.predict)
+
+    @property
     def ceiling(self) -> float:
-        """The throughput no replica count reaches: X(N*), or λ/σ without crosstalk
-        (infinite when σ = κ = 0: linear scaling)."""
-        peak = self.peak_x
-        if peak is not None:
-            return peak
+        """The throughput no replica count goes past: X at the best whole count near N*,
+        or λ/σ without crosstalk (infinite when σ = κ = 0: linear scaling)."""
+        best = self.best_n
+        if best is not None:
+            return self.predict(best)
         return self.lam / self.sigma if self.sigma > 0 else math.inf
 
     def replicas_for(self, target: float) -> int | None:
@@ -87,9 +95,8 @@ class UslFit:
         does (past the peak, or past λ/σ)."""
         if target <= self.predict(1):
             return 1
-        peak = self.peak_n
-        if peak is not None:
-            best = max((math.floor(peak), math.ceil(peak)), key=self.predict)
+        best = self.best_n
+        if best is not None:
             if self.predict(best) < target:
                 return None
             low, high = 1, best

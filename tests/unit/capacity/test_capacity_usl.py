@@ -65,3 +65,17 @@ def test_a_held_out_point_is_predicted_on_clean_data_and_missed_when_off() -> No
 def test_holding_out_a_point_that_is_not_there_says_so() -> None:
     with pytest.raises(ValueError, match="no point at N = 5"):
         validate(points(0.05, 0.002, 95.0), held_out_n=5)
+
+
+def test_the_ceiling_is_what_a_whole_replica_count_serves() -> None:
+    """Between two whole counts the curve's peak is unreachable: a target there has no
+    replica count and the API tier's utilisation (target / ceiling) says so too."""
+    peaked = UslFit(sigma=0.0, kappa=0.01, lam=100.0, r_squared=1.0, points=())
+    shifted = UslFit(sigma=0.0, kappa=0.008, lam=100.0, r_squared=1.0, points=())  # N* ≈ 11.2
+    assert peaked.best_n == 10
+    assert peaked.ceiling == pytest.approx(peaked.predict(10))
+    assert shifted.peak_x is not None and shifted.best_n == 11
+    assert shifted.ceiling < shifted.peak_x
+    between = (shifted.ceiling + shifted.peak_x) / 2
+    assert shifted.replicas_for(between) is None
+    assert between / shifted.ceiling > 1
