@@ -30,7 +30,7 @@ from pydantic_settings import (
 from lab import defaults as d
 from lab.errors import ConfigError
 
-RuntimeName = Literal["auto", "native", "compose"]
+RuntimeName = Literal["auto", "native", "compose", "swarm"]
 WorkMode = Literal["io", "cpu"]
 RetryMode = Literal["off", "naive", "budgeted"]  # shop_api.resilience.retry
 

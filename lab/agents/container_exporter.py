@@ -1,4 +1,4 @@
-"""CPU and memory of every container of this compose project, for Prometheus.
+"""CPU and memory of every container of this compose project (or Swarm stack), for Prometheus.
 
 The compose counterpart of ``lab.agents.process_exporter``, with the same series
 (``lab.agents.usage``; CPU from the cgroup's CPU time, memory from its RSS).
@@ -10,7 +10,8 @@ from its own container's labels; on every scrape it lists the project's running
 containers through the Docker API and reads each one's cgroup files (cgroup v1 or v2,
 cgroupfs or systemd driver). The Docker stats API would do, but it samples for about a
 second per container: too slow for a 1 s scrape. ``instance`` is ``<service>-<n>`` from
-Compose's labels, as ``api-2`` natively. Each container id is a CPU source of its
+Compose's labels, as ``api-2`` natively; in a Swarm stack (one exporter per node, ``mode:
+global``) from the service and the task's slot. Each container id is a CPU source of its
 instance, so a container replaced or restarted at zero never makes the counter go down.
 """
 
@@ -86,37 +87,54 @@ def cgroup_usage(root: Path, cid: str) -> tuple[float, float] | None:
     return None
 
 
+COMPOSE_PROJECT = "com.docker.compose.project"
+STACK = "com.docker.stack.namespace"
+
+
 class ContainerStats(UsageCollector):
     what = "the instance's container"
 
-    def __init__(self, api: DockerAPI, project: str, cgroup_root: Path) -> None:
+    def __init__(self, api: DockerAPI, project: str, cgroup_root: Path, *, label: str = "") -> None:
         super().__init__()
         self.api = api
         self.project = project
+        self.label = label or COMPOSE_PROJECT
         self.cgroup_root = cgroup_root
 
     def sample(self) -> list[Usage]:
-        label = f"com.docker.compose.project={self.project}"
+        label = f"{self.label}={self.project}"
         listed = self.api.get("/containers/json", filters=json.dumps({"label": [label]}))
         found = []
         for entry in listed:
-            labels = entry.get("Labels") or {}
-            service = labels.get("com.docker.compose.service", "?")
-            number = labels.get("com.docker.compose.container-number", "1")
+            service, instance = instance_of(entry.get("Labels") or {})
             usage = cgroup_usage(self.cgroup_root, entry["Id"])
             if usage is not None:
                 cpu, rss = usage
-                found.append(Usage(service, f"{service}-{number}", {entry["Id"]: cpu}, rss))
+                found.append(Usage(service, instance, {entry["Id"]: cpu}, rss))
         return found
 
 
-def own_project(api: DockerAPI) -> str:
-    """The compose project of the container this runs in (its hostname is its id)."""
+def instance_of(labels: dict[str, str]) -> tuple[str, str]:
+    """``(service, instance)`` of a container from Compose's or Swarm's labels."""
+    stack = labels.get(STACK)
+    if stack:  # task names are <stack>_<service>.<slot>.<task id> (a node id when global)
+        service = labels.get("com.docker.swarm.service.name", "?").removeprefix(f"{stack}_")
+        parts = labels.get("com.docker.swarm.task.name", "").split(".")
+        slot = parts[1] if len(parts) == 3 and parts[1].isdigit() else "1"
+        return service, f"{service}-{slot}"
+    service = labels.get("com.docker.compose.service", "?")
+    return service, f"{service}-{labels.get('com.docker.compose.container-number', '1')}"
+
+
+def own_project(api: DockerAPI) -> tuple[str, str]:
+    """The label and the value that name this container's compose project or Swarm stack
+    (its hostname is its id)."""
     me = api.get(f"/containers/{socket.gethostname()}/json")
-    project = (me.get("Config", {}).get("Labels") or {}).get("com.docker.compose.project")
-    if not project:
-        raise SystemExit("lab exporter: not running in a compose project (no project label)")
-    return str(project)
+    labels = me.get("Config", {}).get("Labels") or {}
+    for label in (COMPOSE_PROJECT, STACK):
+        if labels.get(label):
+            return label, str(labels[label])
+    raise SystemExit("lab exporter: not in a compose project or a Swarm stack (no label)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", default="", help="default: this container's project")
     args = parser.parse_args(argv)
     api = DockerAPI(args.socket)
-    project = args.project or own_project(api)
-    print(f"lab exporter: containers of project {project} on :{args.port}/metrics", flush=True)
-    serve(ContainerStats(api, project, args.cgroup_root), host=args.host, port=args.port)
+    label, project = (COMPOSE_PROJECT, args.project) if args.project else own_project(api)
+    print(f"lab exporter: containers of {label}={project} on :{args.port}/metrics", flush=True)
+    stats = ContainerStats(api, project, args.cgroup_root, label=label)
+    serve(stats, host=args.host, port=args.port)
     return 0
 
 

@@ -111,7 +111,9 @@ def next_(
     profile: Annotated[
         str | None, typer.Option("--profile", "-p", help="quick | full (default)")
     ] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="native | compose")] = None,
+    runtime: Annotated[
+        str | None, typer.Option("--runtime", help="native | compose | swarm")
+    ] = None,
 ) -> None:
     """Run the first lesson of the path that has no passed run yet."""
     lesson = next_lesson(lessons(Settings.load()))

@@ -15,7 +15,7 @@ from lab.runtime.base import InstanceState, LabStatus
 
 RuntimeOpt = Annotated[
     str | None,
-    typer.Option("--runtime", help="native | compose (default: compose if Docker answers)"),
+    typer.Option("--runtime", help="native | compose | swarm (default: compose if Docker answers)"),
 ]
 
 STATE_STYLE = {

@@ -40,7 +40,7 @@ class ScenarioGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
-RuntimeOption = Annotated[str | None, typer.Option("--runtime", help="native | compose")]
+RuntimeOption = Annotated[str | None, typer.Option("--runtime", help="native | compose | swarm")]
 DownOption = Annotated[
     bool, typer.Option("--down", help="stop the lab at the end if this run booted it")
 ]

@@ -1,7 +1,7 @@
-"""Runtimes: where the lab's services run (local processes, or Docker Compose).
+"""Runtimes: where the lab's services run (local processes, Docker Compose, Docker Swarm).
 
-``base`` declares the ``Runtime`` protocol; ``native`` and ``compose`` implement it and
-never import each other; what both need sits beside them (``common``, ``home``).
+``base`` declares the ``Runtime`` protocol; ``native``, ``compose`` and ``swarm`` implement it
+and never import each other; what both need sits beside them (``common``, ``home``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ __all__ = ["Endpoint", "Instance", "InstanceState", "LabStatus", "Runtime", "ope
 
 
 def open_runtime(name: str, settings: Settings) -> Runtime:
-    """The runtime called ``name`` (``native`` or ``compose``) for ``settings``; each is
+    """The runtime called ``name`` (``native``, ``compose`` or ``swarm``) for ``settings``; each is
     imported only when chosen (the compose one needs python-on-whales)."""
     if name == "native":
         from lab.runtime.native.runtime import NativeRuntime
@@ -23,6 +23,10 @@ def open_runtime(name: str, settings: Settings) -> Runtime:
         from lab.runtime.compose import ComposeRuntime
 
         return ComposeRuntime(settings)
+    if name == "swarm":
+        from lab.runtime.swarm.runtime import SwarmRuntime
+
+        return SwarmRuntime(settings)
     from lab.errors import ConfigError
 
-    raise ConfigError(f"unknown runtime {name!r}", hint="use native or compose")
+    raise ConfigError(f"unknown runtime {name!r}", hint="use native, compose or swarm")

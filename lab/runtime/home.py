@@ -22,7 +22,7 @@ from pathlib import Path
 
 MARKER_FILE = "runtime"
 LOCK_FILE = "lock"
-RUNTIMES = ("native", "compose")
+RUNTIMES = ("native", "compose", "swarm")
 
 
 def targets_dir(state_dir: Path) -> Path:

@@ -15,13 +15,10 @@ read-only; such a program listens on the gateway address of the project's networ
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import yaml
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
@@ -29,10 +26,19 @@ from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateErr
 from lab.runtime.admin import AdminCallError, AdminMethod, admin_answer, encode_body
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
 from lab.runtime.common import Action, RuntimeBase, endpoint_key
-from lab.runtime.compose import lb, secrets, state
+from lab.runtime.compose import secrets, state
 from lab.runtime.compose.state import ComposeState
+from lab.runtime.docker_common import (
+    command_error,
+    compose_env,
+    compose_graph,
+    crash,
+    host_endpoint,
+    image_available,
+    wait_servers_up,
+    write_env_file,
+)
 from lab.settings import Settings
-from lab.topology import ServiceGraph, load_service_graph
 from lab.wait import wait_for
 
 ONE_SHOT_KINDS = frozenset({"secrets"})
@@ -45,7 +51,7 @@ class ComposeRuntime(RuntimeBase):
     name = "compose"
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, _graph_with_includes(settings))
+        super().__init__(settings, compose_graph(settings))
         self.project = settings.compose_project
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -247,7 +253,7 @@ class ComposeRuntime(RuntimeBase):
             compose_files=[self.settings.compose_file],
             compose_project_name=self.project,
             compose_project_directory=self.settings.project_dir,
-            compose_env_files=[state.write_env_file(self.settings)],
+            compose_env_files=[write_env_file(self.settings)],
             compose_profiles=st.profiles,
         )
 
@@ -264,9 +270,7 @@ class ComposeRuntime(RuntimeBase):
 
     def _profiles(self) -> list[str]:
         """Grafana runs when its image is here or can be pulled (not on offline machines)."""
-        from lab.runtime.compose.images import image_available
-
-        spec_env = state.compose_env(self.settings)
+        spec_env = compose_env(self.settings)
         image = spec_env.get("LAB_GRAFANA_IMAGE") or "grafana/grafana:11.3.0"
         return ["grafana"] if image_available(image) else []
 
@@ -313,19 +317,9 @@ class ComposeRuntime(RuntimeBase):
             index=index,
             state=current,
             container=container.name,
-            endpoint=self._host_endpoint(container, spec.port),
+            endpoint=host_endpoint(container, spec.port),
             detail=detail,
         )
-
-    def _host_endpoint(self, container: Container, port: int | None) -> Endpoint | None:
-        if port is None:
-            return None
-        bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
-        for binding in bindings:
-            host, host_port = binding.get("HostIp"), binding.get("HostPort")
-            if host and host_port:
-                return Endpoint(host, int(host_port))
-        return None
 
     def _published(self, st: ComposeState, service: str, port: int) -> Endpoint:
         try:
@@ -341,7 +335,7 @@ class ComposeRuntime(RuntimeBase):
 
     def _wait_lb(self, count: int) -> None:
         stats = self._published(self._state(), "lb", LB_STATS_PORT)
-        lb.wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
+        wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
 
     def _change(self, instance: str, action: Action) -> None:
         with self._locked():
@@ -358,7 +352,7 @@ class ComposeRuntime(RuntimeBase):
                 self._call(f"stop {instance}", docker.container.stop, container, time=10)
                 st.stopped = sorted({*st.stopped, instance})
             else:
-                _crash(container, instance)
+                crash(container, instance)
             state.save_state(self.settings.state_dir, st)
             # a crash is not waited for: HAProxy finds out by its health checks, and
             # the restart policy may bring the replica back before it does
@@ -412,44 +406,8 @@ class ComposeRuntime(RuntimeBase):
             raise _command_error(exc, what=what, project=self.project) from exc
 
 
-def _crash(container: Container, instance: str) -> None:
-    """SIGKILL the container's main process from the host, as a crash would end it.
-
-    Not ``docker kill``: the daemon takes that for a manual stop and cancels the
-    container's restart policy; a process that dies on its own is restarted by it."""
-    pid = container.state.pid
-    if not container.state.running or not pid:
-        raise LabStateError(f"{instance} is not running", hint="`lab status` shows it")
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except PermissionError as exc:
-        raise LabStateError(
-            f"cannot kill {instance}'s process {pid}: {exc}",
-            hint="killing a container's process needs root on the Docker host",
-        ) from exc
-    except ProcessLookupError:
-        pass  # it ended on its own meanwhile
-
-
-def _graph_with_includes(settings: Settings) -> ServiceGraph:
-    """compose.yaml's services plus those of the files it ``include``s (compose only)."""
-    env = state.compose_env(settings)
-    graph = load_service_graph(settings.compose_file, env=env)
-    raw = yaml.safe_load(settings.compose_file.read_text(encoding="utf-8")) or {}
-    services = dict(graph.services)
-    for entry in raw.get("include") or []:
-        path = entry if isinstance(entry, str) else entry.get("path", "")
-        services.update(load_service_graph(settings.project_dir / str(path), env=env).services)
-    return ServiceGraph(path=graph.path, services=services)
-
-
 def _command_error(exc: DockerException, what: str = "", project: str = "") -> LabCommandError:
-    """python-on-whales' error as the lab's own: the command, its exit code and stderr."""
-    stderr = exc.stderr or exc.stdout or str(exc)
-    error = LabCommandError(exc.docker_command, exc.return_code, stderr)
+    hint = ""
     if project:
-        error.hint = (
-            f"{what} failed; see `docker compose -p {project} ps -a` and "
-            f"`docker compose -p {project} logs`"
-        )
-    return error
+        hint = f"see `docker compose -p {project} ps -a` and `docker compose -p {project} logs`"
+    return command_error(exc, what, hint)

@@ -1,4 +1,5 @@
-"""One set of checks, run against every Runtime (native processes and Docker Compose).
+"""One set of checks, run against every Runtime (native processes, Docker Compose, and a
+Docker Swarm stack on a single-node swarm).
 
 Both must behave the same for everything a user or a scenario does: up, requests
 through the LB, scale, kill/stop/start one instance, status, logs, endpoints, scrape
@@ -28,14 +29,15 @@ from tests.labtools import LabHome, Traffic, compose_settings, make_home, wait_u
     params=[
         pytest.param("native", marks=pytest.mark.procs),
         pytest.param("compose", marks=pytest.mark.compose),
+        pytest.param("swarm", marks=pytest.mark.compose),
     ],
 )
 def booted(request: pytest.FixtureRequest) -> Iterator[Lab]:
     home: LabHome = make_home()
     # compose: its own project and free ports, never the user's lab (prodlab, 8080/9090/3000)
-    settings = (
-        compose_settings(home) if request.param == "compose" else home.settings(seed_products=200)
-    )
+    settings = home.settings(seed_products=200)
+    if request.param != "native":
+        settings = compose_settings(home).with_overrides(runtime=request.param)
     lab = Lab(settings)
     try:
         lab.up({"api": 1, "worker": 1})

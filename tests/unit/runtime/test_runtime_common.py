@@ -14,9 +14,8 @@ import pytest
 from lab.defaults import MAX_REPLICAS
 from lab.errors import ConfigError, LabStateError
 from lab.lab import Lab
-from lab.runtime import open_runtime
+from lab.runtime import docker_common, open_runtime
 from lab.runtime.common import RuntimeBase, endpoint_key, knob_env
-from lab.runtime.compose import state as compose_state
 from lab.runtime.home import recorded_runtime, targets_dir, write_marker
 from lab.settings import Settings
 
@@ -72,7 +71,7 @@ def test_one_knob_env_feeds_both_runtimes(settings: Settings) -> None:
     knobs = knob_env(settings)
     assert knobs["LAB_API_REPLICAS"] == "3"
     assert knobs["LAB_SLO_SECONDS"] == f"{settings.slo_seconds:g}"
-    env = compose_state.compose_env(settings)
+    env = docker_common.compose_env(settings)
     assert {k: env[k] for k in knobs} == knobs  # compose passes every knob through
     assert env["LAB_SCRAPE_TARGETS_DIR"] == str(targets_dir(settings.state_dir))
     native = open_runtime("native", settings)

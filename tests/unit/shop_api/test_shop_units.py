@@ -23,7 +23,7 @@ from prometheus_client import generate_latest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from lab.agents.secrets import NAMES, ensure_secrets
+from lab.passwords import NAMES, ensure_secrets
 from lab.wait import free_port
 from shop_api.app import create_app
 from shop_api.cache import ProductCache
