@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -78,6 +79,7 @@ def diagnose(lab: Lab) -> list[Finding]:
             else "bash scripts/docker-setup.sh (installs docker.io, starts dockerd)",
         )
     )
+    findings.append(swarm_finding(_swarm_info() if reason is None else None, reason))
     chosen = lab.runtime_name
     findings.append(
         Finding("runtime", "selected", True, f"{chosen} (setting: {lab.settings.runtime})")
@@ -104,6 +106,35 @@ def diagnose(lab: Lab) -> list[Finding]:
     return findings
 
 
+def _swarm_info() -> dict[str, object] | None:
+    try:
+        out = proc.run(["docker", "info", "--format", "{{json .Swarm}}"], timeout=30)
+    except LabCommandError:
+        return None
+    found = json.loads(out.stdout or "null")
+    return found if isinstance(found, dict) else None
+
+
+def swarm_finding(info: dict[str, object] | None, docker_reason: str | None) -> Finding:
+    """Whether ``lab up --runtime swarm`` can run here, from ``docker info``'s Swarm part."""
+    fix = "docker swarm leave --force (then `lab up --runtime swarm` makes a fresh one)"
+    if docker_reason is not None or info is None:
+        reason = docker_reason or "docker info said nothing about Swarm"
+        return Finding("runtime", "swarm", False, reason, "bash scripts/docker-setup.sh")
+    state = str(info.get("LocalNodeState") or "")
+    if state == "inactive":
+        detail = "usable: no swarm yet (`lab up --runtime swarm` initialises a one-node swarm)"
+        return Finding("runtime", "swarm", True, detail)
+    if state != "active":
+        return Finding("runtime", "swarm", False, f"this engine's swarm is {state!r}", fix)
+    nodes, managers = info.get("Nodes"), info.get("Managers")
+    detail = f"swarm active: {nodes} node(s), {managers} manager(s)"
+    if not info.get("ControlAvailable"):
+        worker_fix = "run the lab on a manager (`docker node promote` this node)"
+        return Finding("runtime", "swarm", False, f"{detail}; this node is a worker", worker_fix)
+    return Finding("runtime", "swarm", True, f"usable: {detail}, this node a manager")
+
+
 def print_report(findings: list[Finding], console: Console | None = None) -> bool:
     console = console or Console()
     table = Table(title="lab doctor", title_justify="left")
@@ -113,4 +144,5 @@ def print_report(findings: list[Finding], console: Console | None = None) -> boo
         mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
         table.add_row(mark, f.area, f.name, f.detail, f.fix)
     console.print(table)
-    return all(f.ok for f in findings if f.area != "port" and f.name != "compose")
+    optional = ("compose", "swarm")  # the native runtime is the one every machine needs
+    return all(f.ok for f in findings if f.area != "port" and f.name not in optional)

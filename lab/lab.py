@@ -142,7 +142,10 @@ class Lab:
         from lab.load.driver import LoadDriver
 
         return LoadDriver(
-            self.settings, host_url=self.runtime.endpoint("lb").url, targets=self.runtime
+            self.settings,
+            host_url=self.runtime.endpoint("lb").url,
+            targets=self.runtime,
+            processes=self.settings.load_workers or None,
         )
 
     def timeseries(self, start: float, end: float) -> Table:

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         default=d.ORDERS_MAX_BACKLOG, ge=0, le=10_000_000, description="backpressure; 0: off"
     )
     scrape_interval_s: float = Field(default=d.SCRAPE_INTERVAL_S, gt=0)
+    load_workers: int = Field(
+        default=0, ge=0, le=256, description="Locust worker processes; 0: one per core"
+    )
     api_deadline_ms: float = Field(
         default=d.API_DEADLINE_MS, ge=0, le=600_000, description="per request; 0: none"
     )

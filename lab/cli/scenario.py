@@ -41,6 +41,10 @@ class ScenarioGroup(TyperGroup):
 
 
 RuntimeOption = Annotated[str | None, typer.Option("--runtime", help="native | compose | swarm")]
+LoadWorkersOption = Annotated[
+    int | None,
+    typer.Option("--load-workers", min=1, help="Locust worker processes (default: one per core)"),
+]
 DownOption = Annotated[
     bool, typer.Option("--down", help="stop the lab at the end if this run booted it")
 ]
@@ -149,9 +153,10 @@ def run(
     ] = None,
     runtime: RuntimeOption = None,
     down: DownOption = False,
+    load_workers: LoadWorkersOption = None,
 ) -> None:
     """Run a scenario: boot, load, change, measure, check; write the run's report."""
-    settings = Settings.load(runtime=runtime)
+    settings = Settings.load(runtime=runtime, load_workers=load_workers)
     loaded = load(name, profile, settings)  # before anything starts
     result = run_loaded(loaded, settings, down=down)
     if not result.verdict.passed:

@@ -153,3 +153,28 @@ def saturation(peaks: ResourcePeaks, phases: Sequence[PhaseResult] = ()) -> Satu
     value, phase = peaks.peaks[resource]
     detail = f"{resource} reached {value:.0%} ({RESOURCES[resource]}) in {phase}; peaks: {seen}"
     return Saturation(resource, round(value, 3), SATURATED, phase, detail)
+
+
+LOADGEN_CHECK = "the load generator kept up"
+
+
+def load_generator_refusal(phases: Sequence[PhaseResult], processes: int) -> CheckResult | None:
+    """A failed check when Locust's processes averaged ``SATURATED`` of a core or more over
+    a phase: its numbers are then the load generator's limit, not the system's, and the
+    verdict is refused (None when every phase had room)."""
+    busy = [p for p in phases if p.loadgen_cpu is not None and p.loadgen_cpu >= SATURATED]
+    if not busy:
+        return None
+    worst = max(busy, key=lambda p: p.loadgen_cpu or 0.0)
+    names = ", ".join(f"{p.name} {p.loadgen_cpu:.0%}" for p in busy)
+    return CheckResult(
+        name=LOADGEN_CHECK,
+        passed=False,
+        value=worst.loadgen_cpu,
+        threshold=f"< {SATURATED:.0%} of a core per Locust process, phase mean",
+        detail=(
+            f"the load generator was the bottleneck: its {processes} process(es) averaged "
+            f"{names} of a core; the measurement is Locust's limit, not the system's. "
+            f"Run with more --load-workers (up to one per free core) or load from more hosts"
+        ),
+    )

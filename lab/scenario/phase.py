@@ -61,6 +61,7 @@ class PhaseRun:
         self.step_label = ""
         self.stats: Stats | None = None
         self.peaks = checks.ResourcePeaks()  # this phase's own, to name what it saturated
+        self.loadgen: list[float] = []  # share of a core per Locust process, each tick
 
     def now(self) -> float:
         return self.ctx.clock.time()
@@ -122,6 +123,8 @@ class PhaseRun:
         per_process = None if cores is None else cores / max(1, ctx.load.processes)
         self.record("machine CPU", ctx.lab.machine_cpu())
         self.record("load generator CPU", per_process)
+        if per_process is not None and self.stats.users:
+            self.loadgen.append(per_process)
         ctx.on_progress(
             Progress(
                 scenario=ctx.scenario.name,
@@ -204,6 +207,8 @@ class PhaseRun:
         self.record("DB pool", r.pool_use)
         self.record("concurrency slots", r.slot_use)
         r.saturated = checks.saturated(self.peaks)
+        if self.loadgen:
+            r.loadgen_cpu = round(sum(self.loadgen) / len(self.loadgen), 3)
 
     def hdr_window(self, window: Window) -> Window:
         """``window`` in whole seconds (the client's histograms are per second), without

@@ -234,6 +234,9 @@ class ScenarioRunner:
                         capacity.finish(ctx, self.scenario.capacity, self.loaded.users_model)
                     for check in self.scenario.checks:
                         record(ctx, evaluate(ctx, check, None))
+                    refused = checks.load_generator_refusal(verdict.phases, load.processes)
+                    if refused is not None:
+                        record(ctx, refused)
                 finally:  # on every run, aborted ones too: what ran full so far
                     verdict.saturation = checks.saturation(ctx.peaks, verdict.phases)
             finally:

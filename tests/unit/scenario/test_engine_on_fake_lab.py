@@ -140,9 +140,11 @@ def test_scale_out_fails_when_something_shared_saturates(tmp_path: Path) -> None
     assert [c.name for c in failed] == [
         "scale-4: 4 replicas carry 4 × the knee's rate",
         "throughput scales with replicas",
+        "the load generator kept up",  # and the verdict says whose limit that was
     ]
     assert failed[0].value == pytest.approx(250, rel=0.01)  # of 400 asked
     assert failed[1].value == pytest.approx(2.5, rel=0.01)
+    assert "scale-4" in failed[2].detail and "bottleneck" in failed[2].detail
     assert not verdict.passed and verdict.aborted is None
     # a pool of 200 users (400 req/s) at 0.006 cores each: the load generator ran full
     assert verdict.saturation is not None

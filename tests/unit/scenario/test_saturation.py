@@ -39,3 +39,16 @@ def test_the_run_names_its_first_and_lists_every_phase() -> None:
     assert found is not None
     assert (found.resource, found.phase, found.value) == ("DB pool", "pool-bound", 0.98)
     assert "by phase: pool-bound: DB pool, more: concurrency slots" in found.detail
+
+
+def test_a_phase_whose_load_generator_ran_full_refuses_the_verdict() -> None:
+    from lab.run.verdict import PhaseResult
+    from lab.scenario.checks import LOADGEN_CHECK, load_generator_refusal
+
+    calm = PhaseResult(name="calm", narrative="", start=0.0, loadgen_cpu=0.4)
+    flat_out = PhaseResult(name="push", narrative="", start=0.0, loadgen_cpu=0.95)
+    assert load_generator_refusal([calm], processes=2) is None
+    refused = load_generator_refusal([calm, flat_out], processes=2)
+    assert refused is not None and not refused.passed
+    assert refused.name == LOADGEN_CHECK and refused.value == 0.95
+    assert "push 95%" in refused.detail and "--load-workers" in refused.detail
