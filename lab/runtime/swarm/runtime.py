@@ -554,6 +554,8 @@ class SwarmRuntime(RuntimeBase):
         self._mark_down()
         if st.created_swarm and self._swarm_state() == "active" and not self._others():
             self._call("swarm leave", self.docker.swarm.leave, force=True)
+            # the bridge `swarm init` made for the tasks' way out; the next init makes it again
+            proc.run(["docker", "network", "rm", "docker_gwbridge"], timeout=30, check=False)
 
     def _wait_gone(self, *, volumes: bool) -> None:
         """Until no container and no network of the stack is left (Swarm removes them
