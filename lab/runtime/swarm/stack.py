@@ -17,9 +17,9 @@ merged, paths absolute) and ``render`` rewrites it:
 - scaled services roll start-first, one task at a time; services on fixed ports stop first;
 - placement: what the lab's host reaches on a fixed port (HAProxy, Prometheus, Locust's
   master, Grafana) runs on a manager; the data tier goes to nodes labelled
-  ``prodlab.tier=data`` when one exists, and API replicas, workers and load workers then
-  stay off them, spread by ``node.labels.prodlab.zone``; the per-container exporter runs
-  on every node (``mode: global``).
+  ``prodlab.tier=data`` when one exists; API replicas, workers and load workers spread over
+  ``node.labels.prodlab.zone`` (and Swarm spreads a service's tasks over nodes anyway);
+  the per-container exporter runs on every node (``mode: global``).
 """
 
 from __future__ import annotations
@@ -156,8 +156,6 @@ def _deploy(
         constraints.append("node.role == manager")
     if options.data_node and kind in DATA_KINDS:
         constraints.append(f"node.labels.{DATA_LABEL} == data")
-    if options.data_node and kind in SPREAD_KINDS:
-        constraints.append(f"node.labels.{DATA_LABEL} != data")
     if kind in SPREAD_KINDS:
         preferences.append({"spread": f"node.labels.{ZONE_LABEL}"})
     if constraints or preferences:

@@ -97,12 +97,12 @@ def test_replicas_names_restarts_and_rolls() -> None:
     assert stack()["services"]["locust-worker"]["deploy"]["restart_policy"] == {"condition": "none"}
 
 
-def test_a_data_node_takes_the_data_tier_and_keeps_the_replicas_off() -> None:
+def test_a_data_node_takes_the_data_tier_and_the_replicas_spread_by_zone() -> None:
     plain, labelled = stack(), stack(data_node=True)
     assert "constraints" not in plain["services"]["postgres"]["deploy"].get("placement", {})
     assert labelled["services"]["postgres"]["deploy"]["placement"]["constraints"] == [
         "node.labels.prodlab.tier == data"
     ]
     api = labelled["services"]["api"]["deploy"]["placement"]
-    assert api["constraints"] == ["node.labels.prodlab.tier != data"]
+    assert "constraints" not in api  # one labelled node may be the only node
     assert api["preferences"] == [{"spread": "node.labels.prodlab.zone"}]
