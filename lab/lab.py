@@ -139,13 +139,16 @@ class Lab:
 
     def load_driver(self) -> LoadDriver:
         """The Locust load generator aimed at the load balancer (call ``start()``)."""
-        from lab.load.driver import LoadDriver
+        from lab.load.driver import LoadDriver, WorkerPool
 
+        # a runtime that runs Locust's workers as its own services does so when asked for N
+        pool = self.runtime if isinstance(self.runtime, WorkerPool) else None
         return LoadDriver(
             self.settings,
             host_url=self.runtime.endpoint("lb").url,
             targets=self.runtime,
             processes=self.settings.load_workers or None,
+            pool=pool if self.settings.load_workers else None,
         )
 
     def timeseries(self, start: float, end: float) -> Table:

@@ -22,11 +22,17 @@ Files in ``workdir`` (``.lab/locust``): ``locust.log`` (every Locust process),
 ``locust_*.csv`` and ``pids.json`` (for ``reap_leftovers`` after a killed orchestrator).
 Every Locust process also carries ``PRODLAB_HOME=<state dir>`` so a native ``lab down``
 sweeps it in any case.
+
+With a ``pool`` (``WorkerPool``: the swarm runtime, when ``--load-workers N`` is given) the
+driver starts the master alone, listening where the pool's workers reach it, and the runtime
+runs the N workers as services spread over its nodes; the requests then go to the load
+balancer inside the lab's network, and ``cpu()`` counts the workers that run on this machine.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -35,12 +41,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import psutil
 
 from lab import proc, process_groups
-from lab.errors import LoadDriverError, NotReadyError
+from lab.errors import LabError, LoadDriverError, NotReadyError
 from lab.load.locust_api import LoadStats, LocustWeb, hdr_percentiles
 from lab.load.pids import forget, reap_leftovers, reap_stale, save, workdir_of
 from lab.load.traffic import Percentiles, Traffic
@@ -48,8 +54,16 @@ from lab.process_groups import ProcRecord
 from lab.settings import Settings
 from lab.wait import free_port, http_ok, port_free, wait_for
 
-__all__ = ["LoadDriver", "LoadStats", "ScrapeTargets", "reap_leftovers", "workdir_of"]
+__all__ = [
+    "LoadDriver",
+    "LoadStats",
+    "ScrapeTargets",
+    "WorkerPool",
+    "reap_leftovers",
+    "workdir_of",
+]
 
+log = logging.getLogger(__name__)
 JOB = "locust"
 LABELS = {"service": "locust", "instance": "locust-master"}
 CSV_NAMES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv")
@@ -66,6 +80,30 @@ class ScrapeTargets(Protocol):
     def remove_scrape_target(self, job: str) -> None: ...
 
 
+@runtime_checkable
+class WorkerPool(Protocol):
+    """Locust workers a runtime runs for the driver as its own services, spread over its
+    nodes (the swarm runtime); without one the driver forks them on this machine."""
+
+    def load_master_host(self) -> str:
+        """The address of this machine where the master must listen for those workers."""
+        ...
+
+    def load_target_url(self) -> str:
+        """The load balancer as the workers reach it (inside the lab's network)."""
+        ...
+
+    def start_load_workers(self, count: int, master: str) -> None:
+        """Run ``count`` workers connecting to ``master`` (``host:port``)."""
+        ...
+
+    def load_worker_pids(self) -> list[int]:
+        """The workers' main processes that run on this machine (for their CPU)."""
+        ...
+
+    def stop_load_workers(self) -> None: ...
+
+
 class LoadDriver:
     def __init__(
         self,
@@ -76,6 +114,7 @@ class LoadDriver:
         workdir: Path | None = None,
         processes: int | None = None,
         locustfile: Path | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.settings = settings
         self.host_url = host_url
@@ -93,6 +132,9 @@ class LoadDriver:
         self._web: LocustWeb | None = None
         self._watched: list[psutil.Process] = []
         self._stopped_at: float | None = None
+        self.pool = pool
+        if pool is not None:  # the workers send the requests: the LB as they reach it
+            self.host_url = pool.load_target_url()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -136,6 +178,11 @@ class LoadDriver:
             if self._web is not None:
                 self._web.close()
                 self._web = None
+            if self.pool is not None and self._records:
+                try:
+                    self.pool.stop_load_workers()
+                except LabError as exc:  # the master must still go
+                    log.warning("could not remove the load workers: %s", exc)
             for record in self._records:
                 process_groups.terminate(record, grace=10.0)
             if self._popen is not None:
@@ -254,14 +301,18 @@ class LoadDriver:
 
     def _spawn(self, metrics_host: str, metrics_port: int) -> None:
         host = self.settings.bind_host
-        master_port = free_port(host)
+        master_host = host if self.pool is None else self.pool.load_master_host()
+        master_port = free_port(master_host)
+        workers = ["--processes", str(self.processes), "--master-host", host,
+                   "--master-port", str(master_port)]  # fmt: skip
+        if self.pool is not None:  # a master alone: the pool's workers join it
+            workers = ["--master", "--expect-workers", str(self.processes)]
         argv: list[str] = [
             sys.executable, "-m", "locust", "-f", str(self.locustfile),
             "--host", self.host_url,
             "--web-host", host, "--web-port", str(self.settings.locust_port),
-            "--processes", str(self.processes),
-            "--master-bind-host", host, "--master-bind-port", str(master_port),
-            "--master-host", host, "--master-port", str(master_port),
+            *workers,
+            "--master-bind-host", master_host, "--master-bind-port", str(master_port),
             "--csv", str(self.workdir / "locust"), "--csv-full-history",
         ]  # fmt: skip
         env = {
@@ -282,6 +333,8 @@ class LoadDriver:
         master.log = str(self.log_path)
         self._records = [master]
         save(self.workdir, self._records)
+        if self.pool is not None:
+            self.pool.start_load_workers(self.processes, f"{master_host}:{master_port}")
 
     def _wait_ready(self) -> None:
         self._web = LocustWeb(self.web_url, log_hint=f"see {self.log_path}")
@@ -300,7 +353,12 @@ class LoadDriver:
             worker.pid, worker.create_time, worker.log = child.pid, child.create_time(), ""
             self._records.append(worker)
         save(self.workdir, self._records)
-        self._watched = [psutil.Process(r.pid) for r in self._records if r.pid is not None]
+        pids = [r.pid for r in self._records if r.pid is not None]
+        pids += self.pool.load_worker_pids() if self.pool is not None else []
+        self._watched = []
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                self._watched.append(psutil.Process(pid))
         for process in self._watched:
             process.cpu_percent(interval=None)  # prime: the next call measures from here
 

@@ -53,6 +53,7 @@ from lab.settings import Settings
 from lab.wait import wait_for
 
 LB_STATS_PORT = 8404
+LOAD_WORKERS = "locust-worker"  # compose.yaml's Locust workers
 NAMESPACE = "com.docker.stack.namespace"
 PENDING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready"})
 PENDING |= {"starting"}
@@ -243,6 +244,47 @@ class SwarmRuntime(RuntimeBase):
                     continue
                 yield f"{service}-{match['slot']} | {match['line']}"
 
+    # -- Locust's workers as services (lab.load.driver.WorkerPool) -------------------------
+
+    def load_master_host(self) -> str:
+        """The swarm's address for this node, or (a one-node swarm on 127.0.0.1) the
+        bridge every task reaches the host by."""
+        out = proc.run(["docker", "info", "--format", "{{.Swarm.NodeAddr}}"], timeout=30)
+        address = out.stdout.strip()
+        return self.scrape_host() if address in ("", "127.0.0.1") else address
+
+    def load_target_url(self) -> str:
+        return "http://lb:8080"  # compose.yaml's LB, by name on the stack's network
+
+    def start_load_workers(self, count: int, master: str) -> None:
+        with self._locked():
+            st = self._require_up()
+            st.load_workers, st.load_master = count, master
+            st.replicas[LOAD_WORKERS] = count
+            state.save_state(self.settings.state_dir, st)
+            self._deploy(st)
+            self._wait_converged(st, services=[LOAD_WORKERS])
+
+    def load_worker_pids(self) -> list[int]:
+        containers = self._containers().values()
+        return [
+            int(c["State"]["Pid"])
+            for c in containers
+            if (c.get("Config") or {}).get("Labels", {}).get("com.docker.swarm.service.name")
+            == self._service_name(LOAD_WORKERS)
+            and (c.get("State") or {}).get("Pid")
+        ]
+
+    def stop_load_workers(self) -> None:
+        with self._locked():
+            st = state.load_state(self.settings.state_dir)
+            if st is None or not st.load_workers or not self.is_up():
+                return
+            st.load_workers, st.load_master = 0, ""
+            st.replicas.pop(LOAD_WORKERS, None)
+            state.save_state(self.settings.state_dir, st)
+            self._deploy(st)  # prunes the workers' service
+
     # -- the stack ----------------------------------------------------------------------
 
     def _deploy(self, st: SwarmState) -> None:
@@ -258,6 +300,7 @@ class SwarmRuntime(RuntimeBase):
             secrets_dir=folder,
             secret_names=SECRET_NAMES,
             data_node=self._data_node(),
+            load_master=st.load_master if st.load_workers else "",
         )
         rendered = stack.render(config, kinds, options)
         path = self.settings.state_dir / state.STACK_FILE
@@ -278,7 +321,7 @@ class SwarmRuntime(RuntimeBase):
             compose_project_name=self.stack,
             compose_project_directory=self.settings.project_dir,
             compose_env_files=[write_env_file(self.settings)],
-            compose_profiles=st.profiles,
+            compose_profiles=[*st.profiles, *(["load"] if st.load_workers else [])],
         )
 
     def _profiles(self) -> list[str]:

@@ -19,7 +19,9 @@ merged, paths absolute) and ``render`` rewrites it:
   master, Grafana) runs on a manager; the data tier goes to nodes labelled
   ``prodlab.tier=data`` when one exists; API replicas, workers and load workers spread over
   ``node.labels.prodlab.zone`` (and Swarm spreads a service's tasks over nodes anyway);
-  the per-container exporter runs on every node (``mode: global``).
+  the per-container exporter runs on every node (``mode: global``);
+- Locust: the master runs on the lab's host (the load driver drives its web API and reads
+  its CSVs); with ``load_master`` set, compose.yaml's workers join it from the nodes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ DATA_LABEL = "prodlab.tier"
 ZONE_LABEL = "prodlab.zone"
 
 ONE_SHOT_KINDS = frozenset({"secrets"})
+LOAD_MASTER_KIND = "loadgen"  # Locust's master runs on the lab's host (lab.load.driver)
+LOAD_WORKER_KIND = "loadgen-worker"
 GLOBAL_KINDS = frozenset({"container-stats"})  # one per node
 MANAGER_KINDS = frozenset({"lb", "prometheus", "loadgen", "grafana"})
 DATA_KINDS = frozenset(
@@ -52,6 +56,7 @@ class StackOptions:
     secrets_dir: Path  # the files the Swarm secrets are created from
     secret_names: tuple[str, ...]
     data_node: bool = False  # a node is labelled prodlab.tier=data
+    load_master: str = ""  # host:port of the Locust master the load workers join
 
 
 def render(
@@ -62,8 +67,12 @@ def render(
     services: dict[str, Any] = {}
     for name, spec in (config.get("services") or {}).items():
         kind = kinds.get(name, "")
-        if kind in ONE_SHOT_KINDS:
+        if kind in ONE_SHOT_KINDS or kind == LOAD_MASTER_KIND:
             continue
+        if kind == LOAD_WORKER_KIND:
+            if not options.load_master:
+                continue
+            spec = load_worker(spec, options.load_master)
         services[name] = service(name, spec, kind, options)
     named = (config.get("volumes") or {}).keys()
     volumes: dict[str, Any] = {name: {} for name in named if name != SECRETS_VOLUME}
@@ -83,6 +92,17 @@ def render(
     if secrets:
         stack["secrets"] = secrets
     return stack
+
+
+def load_worker(spec: Mapping[str, Any], master: str) -> dict[str, Any]:
+    """compose.yaml's Locust worker, joined to the master at ``master`` (``host:port``):
+    healthy while the master's port answers."""
+    host, _, port = master.rpartition(":")
+    command = ["locust", "-f", "/loadtests/shop.py", "--worker"]
+    command += ["--master-host", host, "--master-port", port]
+    health = dict(spec.get("healthcheck") or {})
+    health["test"] = ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]
+    return {**spec, "command": command, "healthcheck": health}
 
 
 def service(name: str, spec: Mapping[str, Any], kind: str, options: StackOptions) -> dict[str, Any]:

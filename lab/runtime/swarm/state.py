@@ -27,6 +27,7 @@ class SwarmState:
     replicas: dict[str, int] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)  # instances stopped on purpose
     load_workers: int = 0
+    load_master: str = ""  # host:port the load workers join (lab.load.driver's master)
     created_swarm: bool = False
     profiles: list[str] = field(default_factory=list)
 
@@ -41,6 +42,7 @@ def load_state(state_dir: Path) -> SwarmState | None:
         replicas={str(k): int(v) for k, v in raw.get("replicas", {}).items()},
         stopped=[str(s) for s in raw.get("stopped", [])],
         load_workers=int(raw.get("load_workers", 0)),
+        load_master=str(raw.get("load_master", "")),
         created_swarm=bool(raw.get("created_swarm", False)),
         profiles=[str(p) for p in raw.get("profiles", [])],
     )

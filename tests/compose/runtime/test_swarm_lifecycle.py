@@ -1,18 +1,20 @@
 """The swarm runtime's own lifecycle: `lab up` makes a single-node swarm when there is
 none and `lab down` leaves it again; a swarm it found stays, and in both cases nothing of
-the lab is left (service, network, secret, container, volume). Real Docker; marked
+the lab is left (service, network, secret, container, volume). On the way, Locust's
+workers run as a service of the stack (`--load-workers`). Real Docker; marked
 ``compose`` (required in CI)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from lab import proc
 from lab.lab import Lab
-from tests.labtools import compose_settings, make_home
+from tests.labtools import compose_settings, make_home, wait_until
 
 NAMESPACE = "com.docker.stack.namespace"
 
@@ -34,7 +36,7 @@ def leftovers(stack: str) -> dict[str, list[str]]:
     return found
 
 
-def boot_and_discard() -> str:
+def boot_and_discard(then: Callable[[Lab], None] | None = None) -> str:
     home = make_home()
     lab = Lab(compose_settings(home).with_overrides(runtime="swarm"))
     try:
@@ -43,10 +45,31 @@ def boot_and_discard() -> str:
             httpx.get(lab.runtime.endpoint("lb").url + "/products/1", timeout=5).status_code == 200
         )
         assert swarm_state() == "active"
+        if then is not None:
+            then(lab)
     finally:
         lab.runtime.down(volumes=True)
         shutil.rmtree(home.home.parent, ignore_errors=True)
     return lab.settings.compose_project
+
+
+def load_from_worker_services(lab: Lab) -> None:
+    """`--load-workers 2` under swarm: Locust's master on this host, two workers as a
+    service of the stack sending requests to the LB inside the network; its exporter scraped."""
+    driver = Lab(lab.settings.with_overrides(load_workers=2)).load_driver()
+    assert driver.pool is not None  # the runtime runs the workers
+    with driver:
+        driver.start()
+        assert driver.stats().workers == 2
+        assert len(lab.runtime.status().of("locust-worker")) == 2
+        driver.swarm(10, 10)
+        assert wait_until(lambda: driver.stats().rps > 5, timeout=20), driver.stats()
+        assert driver.cpu() is not None  # the workers' processes, seen on this node
+        up = 'sum(up{job="locust"})'
+        assert wait_until(lambda: lab.prometheus.scalar(up) == 1, timeout=15)
+        driver.stop_load()
+    assert not lab.runtime.status().of("locust-worker")  # the service went with the driver
+    lab.prometheus.close()
 
 
 @pytest.mark.compose
@@ -58,7 +81,7 @@ def test_a_swarm_the_lab_made_goes_with_it_and_one_it_found_stays() -> None:
 
     proc.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"])
     try:
-        stack = boot_and_discard()
+        stack = boot_and_discard(then=load_from_worker_services)
         assert swarm_state() == "active"  # not the lab's to leave
         assert not any(leftovers(stack).values()), leftovers(stack)
     finally:

@@ -94,7 +94,6 @@ def test_replicas_names_restarts_and_rolls() -> None:
     assert lb["update_config"]["order"] == "stop-first"  # a fixed host port cannot be shared
     assert lb["placement"]["constraints"] == ["node.role == manager"]
     assert stack()["services"]["lab-exporter"]["deploy"]["mode"] == "global"
-    assert stack()["services"]["locust-worker"]["deploy"]["restart_policy"] == {"condition": "none"}
 
 
 def test_a_data_node_takes_the_data_tier_and_the_replicas_spread_by_zone() -> None:
@@ -106,3 +105,14 @@ def test_a_data_node_takes_the_data_tier_and_the_replicas_spread_by_zone() -> No
     api = labelled["services"]["api"]["deploy"]["placement"]
     assert "constraints" not in api  # one labelled node may be the only node
     assert api["preferences"] == [{"spread": "node.labels.prodlab.zone"}]
+
+
+def test_load_workers_join_the_master_on_the_labs_host_only_when_asked() -> None:
+    assert "locust-worker" not in stack()["services"]  # no master: no workers
+    options = StackOptions({"locust-worker": 3}, Path("/s"), NAMES, load_master="172.18.0.1:40123")
+    worker = render(CONFIG, KINDS, options)["services"]["locust-worker"]
+    assert worker["command"][-4:] == ["--master-host", "172.18.0.1", "--master-port", "40123"]
+    assert worker["healthcheck"]["test"][-1] == "exec 3<>/dev/tcp/172.18.0.1/40123"
+    assert worker["deploy"]["replicas"] == 3
+    assert worker["deploy"]["restart_policy"] == {"condition": "none"}  # as in compose.yaml
+    assert worker["deploy"]["placement"]["preferences"] == [{"spread": "node.labels.prodlab.zone"}]
