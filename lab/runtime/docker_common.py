@@ -9,6 +9,8 @@ container's process as a crash would (its restart policy applies). ``host_endpoi
 a container publishes a port on this host. ``wait_servers_up``: until HAProxy routes to
 exactly as many API replicas as run (it finds them through Docker's DNS).
 ``image_available``: whether an optional image (Grafana) is here or can be pulled.
+``DockerRuntime``: the part of a runtime both implement the same way (endpoints, admin
+calls through ``docker exec``, HAProxy's view, the order of ``status``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -24,10 +27,11 @@ from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
 from lab import proc
-from lab.errors import LabCommandError, LabStateError
+from lab.errors import ConfigError, LabCommandError, LabStateError
 from lab.fsio import atomic_write_text
-from lab.runtime.base import Endpoint
-from lab.runtime.common import knob_env
+from lab.runtime.admin import AdminCallError, AdminMethod, admin_answer, encode_body
+from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
+from lab.runtime.common import RuntimeBase, endpoint_key, knob_env
 from lab.runtime.home import targets_dir
 from lab.runtime.lb_stats import backend_servers
 from lab.settings import Settings
@@ -35,6 +39,7 @@ from lab.topology import ServiceGraph, load_service_graph
 from lab.wait import wait_for
 
 ENV_FILE = "compose.env"
+LB_STATS_PORT = 8404  # HAProxy's stats and /metrics, published on a free port
 log = logging.getLogger(__name__)
 
 
@@ -155,3 +160,60 @@ def image_available(image: str, *, pull_timeout: float = 120.0) -> bool:
     except LabCommandError as exc:
         log.info("%s cannot be pulled, running without it: %s", image, exc.message)
         return False
+
+
+class DockerRuntime(RuntimeBase):
+    """What the Compose and the Swarm runtime do alike; each supplies ``_require_up``,
+    ``_published`` (where Docker published a service's port) and ``_exec`` (a command in
+    one instance's container)."""
+
+    def endpoint(self, service: str) -> Endpoint:
+        self._require_up()
+        key = endpoint_key(service)
+        if key == "lb_stats":  # HAProxy's stats and metrics port
+            return self._published("lb", LB_STATS_PORT)
+        spec = self.graph.get(key)
+        if spec.port is None:
+            raise ConfigError(f"no endpoint for {service!r}: it serves no port")
+        if key == "lb":  # the user-facing ports are fixed by the settings
+            return Endpoint(self.settings.bind_host, self.settings.lb_port)
+        if key == "prometheus":
+            return Endpoint(self.settings.bind_host, self.settings.prometheus_port)
+        return self._published(key, spec.port)
+
+    def admin_call(
+        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
+    ) -> dict[str, object]:
+        """``docker exec`` the replica's own client: the endpoint is on its loopback."""
+        self._require_up()
+        if not instance.startswith("api-"):
+            raise ConfigError(f"{instance!r} is not an API replica")
+        command = ["python", "-m", "shop_api.admin_call", method, path, encode_body(body)]
+        out = self._exec(instance, command)
+        status, _, text = out.partition("\n")
+        if not status.strip().isdigit():
+            raise AdminCallError(f"{instance}: {method} {path}: unexpected answer {out!r}")
+        return admin_answer(instance, method, path, int(status), text)
+
+    def _sorted_status(self, instances: list[Instance]) -> LabStatus:
+        """Instances in compose.yaml's order of services, then by number."""
+        order = {name: n for n, name in enumerate(self.graph.services)}
+        instances.sort(key=lambda i: (order.get(i.service, 99), i.index))
+        up = any(i.state is not InstanceState.EXITED for i in instances)
+        return LabStatus(runtime=self.name, up=up, instances=instances)
+
+    def _wait_lb(self, count: int) -> None:
+        stats = self._published("lb", LB_STATS_PORT)
+        wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
+
+    def _up_timeout(self) -> int:
+        return int(max(180.0, 6 * self.settings.ready_timeout_s))
+
+    def _require_up(self) -> object:
+        raise NotImplementedError
+
+    def _published(self, service: str, port: int) -> Endpoint:
+        raise NotImplementedError
+
+    def _exec(self, instance: str, command: list[str]) -> str:
+        raise NotImplementedError

@@ -23,19 +23,18 @@ from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateError
-from lab.runtime.admin import AdminCallError, AdminMethod, admin_answer, encode_body
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
-from lab.runtime.common import Action, RuntimeBase, endpoint_key
+from lab.runtime.common import Action
 from lab.runtime.compose import secrets, state
 from lab.runtime.compose.state import ComposeState
 from lab.runtime.docker_common import (
+    DockerRuntime,
     command_error,
     compose_env,
     compose_graph,
     crash,
     host_endpoint,
     image_available,
-    wait_servers_up,
     write_env_file,
 )
 from lab.settings import Settings
@@ -43,11 +42,10 @@ from lab.wait import wait_for
 
 ONE_SHOT_KINDS = frozenset({"secrets"})
 ALL_PROFILES = ("load", "grafana")
-LB_STATS_PORT = 8404
 _HEALTH = {"healthy": InstanceState.RUNNING, "unhealthy": InstanceState.UNHEALTHY}
 
 
-class ComposeRuntime(RuntimeBase):
+class ComposeRuntime(DockerRuntime):
     name = "compose"
 
     def __init__(self, settings: Settings) -> None:
@@ -100,10 +98,7 @@ class ComposeRuntime(RuntimeBase):
         st = self._state()
         found = (self._instance(c, st) for c in self._containers())
         instances = [i for i in found if i is not None]
-        order = {name: n for n, name in enumerate(self.graph.services)}
-        instances.sort(key=lambda i: (order.get(i.service, 99), i.index))
-        up = any(i.state is not InstanceState.EXITED for i in instances)
-        return LabStatus(runtime=self.name, up=up, instances=instances)
+        return self._sorted_status(instances)
 
     # -- changes while running ---------------------------------------------------------
 
@@ -176,20 +171,6 @@ class ComposeRuntime(RuntimeBase):
         container = self._container(instance)
         self._call(f"resume {instance}", self._docker(st).container.unpause, container)
 
-    def endpoint(self, service: str) -> Endpoint:
-        st = self._require_up()
-        key = endpoint_key(service)
-        if key == "lb_stats":  # HAProxy's stats and metrics port
-            return self._published(st, "lb", LB_STATS_PORT)
-        spec = self.graph.get(key)
-        if spec.port is None:
-            raise ConfigError(f"no endpoint for {service!r}: it serves no port")
-        if key == "lb":  # the user-facing ports are fixed by the settings
-            return Endpoint(self.settings.bind_host, self.settings.lb_port)
-        if key == "prometheus":
-            return Endpoint(self.settings.bind_host, self.settings.prometheus_port)
-        return self._published(st, key, spec.port)
-
     def replicas(self) -> Mapping[str, int]:
         st = state.load_state(self.settings.state_dir)
         return dict(st.replicas) if st else self._replicas(None)
@@ -207,23 +188,6 @@ class ComposeRuntime(RuntimeBase):
             f"the Prometheus container {prometheus.name} has no network gateway",
             hint=f"docker inspect {prometheus.name}",
         )
-
-    def admin_call(
-        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
-    ) -> dict[str, object]:
-        """``docker exec`` the replica's own client: the endpoint is on its loopback."""
-        st = self._require_up()
-        container = self._container(instance)
-        if not instance.startswith("api-"):
-            raise ConfigError(f"{instance!r} is not an API replica")
-        command = ["python", "-m", "shop_api.admin_call", method, path, encode_body(body)]
-        out = self._call(
-            f"admin call on {instance}", self._docker(st).container.execute, container, command
-        )
-        status, _, text = str(out or "").partition("\n")
-        if not status.strip().isdigit():
-            raise AdminCallError(f"{instance}: {method} {path}: unexpected answer {out!r}")
-        return admin_answer(instance, method, path, int(status), text)
 
     def read_secret(self, name: str) -> str:
         """One generated secret by name (``SecretReader``), from the project's secrets volume."""
@@ -274,9 +238,6 @@ class ComposeRuntime(RuntimeBase):
         image = spec_env.get("LAB_GRAFANA_IMAGE") or "grafana/grafana:11.3.0"
         return ["grafana"] if image_available(image) else []
 
-    def _up_timeout(self) -> int:
-        return int(max(180.0, 6 * self.settings.ready_timeout_s))
-
     def _containers(self) -> list[Container]:
         docker = DockerClient(compose_project_name=self.project)
         try:
@@ -321,9 +282,15 @@ class ComposeRuntime(RuntimeBase):
             detail=detail,
         )
 
-    def _published(self, st: ComposeState, service: str, port: int) -> Endpoint:
+    def _exec(self, instance: str, command: list[str]) -> str:
+        docker = self._docker(self._state())
+        container = self._container(instance)
+        out = self._call(f"exec on {instance}", docker.container.execute, container, command)
+        return str(out or "")
+
+    def _published(self, service: str, port: int) -> Endpoint:
         try:
-            host, host_port = self._docker(st).compose.port(service, port)
+            host, host_port = self._docker(self._state()).compose.port(service, port)
         except DockerException as exc:
             raise ConfigError(
                 f"{service} publishes no port {port} in project {self.project}",
@@ -332,10 +299,6 @@ class ComposeRuntime(RuntimeBase):
         if host is None or host_port is None:
             raise ConfigError(f"{service}:{port} is not published")
         return Endpoint(host, int(host_port))
-
-    def _wait_lb(self, count: int) -> None:
-        stats = self._published(self._state(), "lb", LB_STATS_PORT)
-        wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
 
     def _change(self, instance: str, action: Action) -> None:
         with self._locked():

@@ -35,16 +35,15 @@ from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateErr
 from lab.fsio import atomic_write_text
 from lab.passwords import NAMES as SECRET_NAMES
 from lab.passwords import ensure_secrets
-from lab.runtime.admin import AdminCallError, AdminMethod, admin_answer, encode_body
 from lab.runtime.base import Endpoint, Instance, InstanceState, LabStatus
-from lab.runtime.common import Action, RuntimeBase, endpoint_key
+from lab.runtime.common import Action
 from lab.runtime.docker_common import (
+    DockerRuntime,
     command_error,
     compose_env,
     compose_graph,
     crash,
     image_available,
-    wait_servers_up,
     write_env_file,
 )
 from lab.runtime.swarm import stack, state
@@ -52,7 +51,6 @@ from lab.runtime.swarm.state import SwarmState
 from lab.settings import Settings
 from lab.wait import wait_for
 
-LB_STATS_PORT = 8404
 LOAD_WORKERS = "locust-worker"  # compose.yaml's Locust workers
 NAMESPACE = "com.docker.stack.namespace"
 PENDING = frozenset({"new", "allocated", "pending", "assigned", "accepted", "preparing", "ready"})
@@ -76,7 +74,7 @@ class Task:
     created: str
 
 
-class SwarmRuntime(RuntimeBase):
+class SwarmRuntime(DockerRuntime):
     name = "swarm"
 
     def __init__(self, settings: Settings) -> None:
@@ -122,10 +120,7 @@ class SwarmRuntime(RuntimeBase):
         st = self._state()
         containers = self._containers()
         instances = [self._instance(t, st, containers) for t in self._current_tasks(st)]
-        order = {name: n for n, name in enumerate(self.graph.services)}
-        instances.sort(key=lambda i: (order.get(i.service, 99), i.index))
-        up = any(i.state is not InstanceState.EXITED for i in instances)
-        return LabStatus(runtime=self.name, up=up, instances=instances)
+        return self._sorted_status(instances)
 
     # -- changes while running ---------------------------------------------------------
 
@@ -171,20 +166,6 @@ class SwarmRuntime(RuntimeBase):
         self._require_up()
         self._call(f"resume {instance}", self.docker.container.unpause, self._container(instance))
 
-    def endpoint(self, service: str) -> Endpoint:
-        self._require_up()
-        key = endpoint_key(service)
-        if key == "lb_stats":  # HAProxy's stats and metrics port
-            return self._published("lb", LB_STATS_PORT)
-        spec = self.graph.get(key)
-        if spec.port is None:
-            raise ConfigError(f"no endpoint for {service!r}: it serves no port")
-        if key == "lb":  # the user-facing ports are fixed by the settings
-            return Endpoint(self.settings.bind_host, self.settings.lb_port)
-        if key == "prometheus":
-            return Endpoint(self.settings.bind_host, self.settings.prometheus_port)
-        return self._published(key, spec.port)
-
     def replicas(self) -> Mapping[str, int]:
         st = state.load_state(self.settings.state_dir)
         return dict(st.replicas) if st else self._replicas(None)
@@ -200,23 +181,6 @@ class SwarmRuntime(RuntimeBase):
         raise LabStateError(
             "docker_gwbridge has no gateway", hint="docker network inspect docker_gwbridge"
         )
-
-    def admin_call(
-        self, instance: str, method: AdminMethod, path: str, body: Mapping[str, object] | None
-    ) -> dict[str, object]:
-        """``docker exec`` the replica's own client: the endpoint is on its loopback."""
-        self._require_up()
-        if not instance.startswith("api-"):
-            raise ConfigError(f"{instance!r} is not an API replica")
-        container = self._container(instance)
-        command = ["python", "-m", "shop_api.admin_call", method, path, encode_body(body)]
-        out = self._call(
-            f"admin call on {instance}", self.docker.container.execute, container, command
-        )
-        status, _, text = str(out or "").partition("\n")
-        if not status.strip().isdigit():
-            raise AdminCallError(f"{instance}: {method} {path}: unexpected answer {out!r}")
-        return admin_answer(instance, method, path, int(status), text)
 
     def read_secret(self, name: str) -> str:
         """One generated secret, from the file its Swarm secret was created from (Swarm
@@ -481,6 +445,11 @@ class SwarmRuntime(RuntimeBase):
         known = ", ".join(sorted(i.name for i in self.status().instances))
         raise ConfigError(f"no instance {instance!r}", hint=f"instances: {known}")
 
+    def _exec(self, instance: str, command: list[str]) -> str:
+        container = self._container(instance)
+        out = self._call(f"exec on {instance}", self.docker.container.execute, container, command)
+        return str(out or "")
+
     def _published(self, service: str, port: int) -> Endpoint:
         for task in self._current_tasks(self._state()):
             container = self._containers().get(task.container)
@@ -541,13 +510,6 @@ class SwarmRuntime(RuntimeBase):
             ),
             hint=f"docker service inspect --pretty {name}",
         )  # fmt: skip
-
-    def _wait_lb(self, count: int) -> None:
-        stats = self._published("lb", LB_STATS_PORT)
-        wait_servers_up(stats, count, timeout=self.settings.ready_timeout_s)
-
-    def _up_timeout(self) -> int:
-        return int(max(180.0, 6 * self.settings.ready_timeout_s))
 
     # -- one instance -------------------------------------------------------------------
 
