@@ -11,6 +11,7 @@ exporters and replicas), which the lesson's capacity checks would pay for.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import httpx
@@ -18,6 +19,14 @@ import pytest
 
 from lab.lab import Lab
 from tests.labtools import LabHome, discard_home, make_home, private_home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background (`make test &` from a script) inherits SIGINT
+    ignored, and so would every `lab` it spawns, which the Ctrl-C tests then cannot
+    interrupt. A handler here is reset to the default in each child at exec."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Mapping
+import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -82,6 +83,21 @@ def compose_graph(settings: Settings) -> ServiceGraph:
         path = entry if isinstance(entry, str) else entry.get("path", "")
         services.update(load_service_graph(settings.project_dir / str(path), env=env).services)
     return ServiceGraph(path=graph.path, services=services)
+
+
+def stream_lines(command: list[str]) -> Iterator[str]:
+    """The lines ``command`` prints (stdout and stderr), as they come. Its pipes are closed
+    and the process ended however the reader stops (python-on-whales' streaming leaves
+    the pipes to the garbage collector)."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        try:
+            for line in process.stdout or ():
+                yield line.rstrip("\n")
+        finally:
+            if process.poll() is None:
+                process.terminate()
 
 
 def command_error(exc: DockerException, what: str = "", hint: str = "") -> LabCommandError:

@@ -35,6 +35,7 @@ from lab.runtime.docker_common import (
     crash,
     host_endpoint,
     image_available,
+    stream_lines,
     write_env_file,
 )
 from lab.settings import Settings
@@ -196,19 +197,16 @@ class ComposeRuntime(DockerRuntime):
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         self.graph.get(service)
-        st = self._state()
-        stream = self._docker(st).compose.logs(
-            [service], tail=str(tail), follow=follow, stream=True
-        )
+        command = ["docker", "compose", "-p", self.project, "logs", "--no-color"]
+        command += ["--tail", str(tail), *(["--follow"] if follow else []), service]
         prefix = re.compile(r"^(?P<name>[\w.-]+?)\s*\|\s?(?P<line>.*)$")
-        for _source, raw in stream:
-            for text in raw.decode(errors="replace").splitlines():
-                match = prefix.match(text)
-                if match is None:
-                    yield f"{service} | {text}"
-                    continue
-                name = match["name"].removeprefix(f"{self.project}-")
-                yield f"{name} | {match['line']}"
+        for text in stream_lines(command):
+            match = prefix.match(text)
+            if match is None:
+                yield f"{service} | {text}"
+                continue
+            name = match["name"].removeprefix(f"{self.project}-")
+            yield f"{name} | {match['line']}"
 
     # -- internals ---------------------------------------------------------------------
 

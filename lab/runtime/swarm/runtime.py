@@ -44,6 +44,7 @@ from lab.runtime.docker_common import (
     compose_graph,
     crash,
     image_available,
+    stream_lines,
     write_env_file,
 )
 from lab.runtime.swarm import stack, state
@@ -197,16 +198,14 @@ class SwarmRuntime(DockerRuntime):
 
     def logs(self, service: str, *, follow: bool = False, tail: int = 100) -> Iterator[str]:
         self.graph.get(service)
-        stream = self.docker.service.logs(
-            self._service_name(service), tail=tail, follow=follow, stream=True
-        )
-        for _source, raw in stream:
-            for text in raw.decode(errors="replace").splitlines():
-                match = _LOG_PREFIX.match(text)
-                if match is None:
-                    yield f"{service} | {text}"
-                    continue
-                yield f"{service}-{match['slot']} | {match['line']}"
+        command = ["docker", "service", "logs", "--no-trunc", "--tail", str(tail)]
+        command += [*(["--follow"] if follow else []), self._service_name(service)]
+        for text in stream_lines(command):
+            match = _LOG_PREFIX.match(text)
+            if match is None:
+                yield f"{service} | {text}"
+                continue
+            yield f"{service}-{match['slot']} | {match['line']}"
 
     # -- Locust's workers as services (lab.load.driver.WorkerPool) -------------------------
 
