@@ -450,8 +450,9 @@ class SwarmRuntime(DockerRuntime):
         return str(out or "")
 
     def _published(self, service: str, port: int) -> Endpoint:
+        containers = self._containers()
         for task in self._current_tasks(self._state()):
-            container = self._containers().get(task.container)
+            container = containers.get(task.container)
             if task.service == service and container is not None:
                 found = _published_port(container, port)
                 if found is not None:
@@ -467,7 +468,6 @@ class SwarmRuntime(DockerRuntime):
         """Until every replicated service (or ``services``) has exactly its desired
         number of running, healthy tasks and the global ones one per node."""
         wanted = services or sorted(set(self._services().values()))
-        last: dict[str, str] = {}
 
         def converged() -> bool:
             status = self.status()
@@ -477,7 +477,6 @@ class SwarmRuntime(DockerRuntime):
                 instances = [i for i in status.of(service) if i.name not in st.stopped]
                 ready = [i for i in instances if i.state is InstanceState.RUNNING]
                 if len(ready) < want or len(instances) != len(ready):
-                    last["service"] = f"{service}: {[(i.name, str(i.state)) for i in instances]}"
                     return False
             return True
 
@@ -487,7 +486,7 @@ class SwarmRuntime(DockerRuntime):
             timeout=self._up_timeout(),
             interval=0.5,
             alive=lambda: None,
-            hint=f"`docker stack ps {self.stack}`; last seen: {last.get('service', '')}",
+            hint=f"`docker stack ps {self.stack}` shows each task's state and error",
         )
 
     def _wait_rolled(self, service: str) -> None:
