@@ -50,7 +50,10 @@ class WorkLimiter:
         self.metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
         self.admission = admission or Admission(queue_timeout_s=0, max_waiters=0)
-        self._waiting = 0
+        # requests past admission, holding a slot or waiting for one: counted here, at
+        # once, because a semaphore taken through asyncio.wait_for is taken a tick later
+        # (in a task of its own), and a burst inside that tick would all see it free
+        self._inside = 0
         metrics.concurrency_limit.set(concurrency)
         metrics.work_seconds.set(self.work_s)
         for known in WORK_MODES:
@@ -60,28 +63,31 @@ class WorkLimiter:
     async def slot(self) -> AsyncIterator[None]:
         """Wait for a slot, do the simulated work, and run the caller's body in the slot."""
         start = time.perf_counter()
-        if self._slots.locked():  # a request that finds a free slot is never shed
+        waiting = self._inside - self.concurrency
+        if waiting >= 0:  # a request that finds a free slot is never shed
             try:
-                self.admission.admit(self._waiting, self.concurrency)
+                self.admission.admit(waiting, self.concurrency)
             except Shed as shed:
                 self.metrics.shed.labels(reason=shed.reason).inc()
                 raise
-        self._waiting += 1
-        self.metrics.concurrency_waiting.inc()
+        self._inside += 1
         try:
-            await self.admission.acquire(self._slots, self.concurrency)
-        except Shed as shed:
-            self.metrics.shed.labels(reason=shed.reason).inc()
-            raise
+            self.metrics.concurrency_waiting.inc()
+            try:
+                await self.admission.acquire(self._slots, self.concurrency)
+            except Shed as shed:
+                self.metrics.shed.labels(reason=shed.reason).inc()
+                raise
+            finally:
+                self.metrics.concurrency_waiting.dec()
+            self.metrics.concurrency_wait.observe(time.perf_counter() - start)
+            try:
+                await self._work()
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self._waiting -= 1
-            self.metrics.concurrency_waiting.dec()
-        self.metrics.concurrency_wait.observe(time.perf_counter() - start)
-        try:
-            await self._work()
-            yield
-        finally:
-            self._slots.release()
+            self._inside -= 1
 
     async def _work(self) -> None:
         if self.work_s <= 0:

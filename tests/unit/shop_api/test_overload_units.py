@@ -189,6 +189,14 @@ def test_a_full_queue_sheds_at_once() -> None:
     assert got.count("served") == 3 and got.count("queue_full") == 3
 
 
+def test_a_full_queue_sheds_at_once_with_a_wait_bound_too() -> None:
+    # a burst that arrives within one tick of the event loop: a slot taken by a request
+    # that has not yet been scheduled is still taken (asyncio.wait_for runs the acquire in
+    # a task of its own, so the semaphore alone says "free" to the whole burst)
+    got = asyncio.run(_contend(Admission(queue_timeout_s=10, max_waiters=2), 6, 0.01))
+    assert got.count("served") == 3 and got.count("queue_full") == 3
+
+
 def test_a_wait_longer_than_the_timeout_is_shed() -> None:
     got = asyncio.run(_contend(Admission(queue_timeout_s=0.05, max_waiters=0), 3, 0.2))
     assert got.count("served") == 1 and got.count("queue_timeout") == 2
