@@ -20,12 +20,19 @@ merged, paths absolute) and ``render`` rewrites it:
   ``prodlab.tier=data`` when one exists; API replicas, workers and load workers spread over
   ``node.labels.prodlab.zone`` (and Swarm spreads a service's tasks over nodes anyway);
   the per-container exporter runs on every node (``mode: global``);
+- healthchecks probe every 5 s, not compose.yaml's 1 s (with as long to give up): Compose
+  needs fast probes to start services in ``depends_on`` order, Swarm has no such order,
+  and each probe is a ``docker exec`` (dockerd, containerd, runc, a shell): measured here,
+  14 one-second probes kept 0.66 of the 2 cores busy with the lab idle, and the API's
+  service time rose with it (see ``swarm_health``);
 - Locust: the master runs on the lab's host (the load driver drives its web API and reads
   its CSVs); with ``load_master`` set, compose.yaml's workers join it from the nodes.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +55,9 @@ SPREAD_KINDS = frozenset({"api", "worker", "loadgen-worker"})
 ROLLING_KINDS = SPREAD_KINDS  # no fixed port, no volume: a spare can start first
 KEPT_KEYS = ("image", "command", "entrypoint", "user", "working_dir", "stop_grace_period")
 HEALTH_KEYS = ("test", "interval", "timeout", "retries", "start_period")
+HEALTH_INTERVAL_S = 5  # Swarm's probe period, at least (see the module's docstring)
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,29 @@ def load_worker(spec: Mapping[str, Any], master: str) -> dict[str, Any]:
     return {**spec, "command": command, "healthcheck": health}
 
 
+def seconds(duration: str) -> float:
+    """A Go duration as ``docker compose config`` writes it (``1s``, ``1m30s``, ``500ms``)."""
+    parts = DURATION.findall(duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(n) * DURATION_UNITS[u] for n, u in parts)
+
+
+def swarm_health(health: dict[str, Any]) -> dict[str, Any]:
+    """``health`` probing at most every ``HEALTH_INTERVAL_S`` and, to keep the time it
+    allows before "unhealthy", with as many fewer retries (at least 3)."""
+    if "interval" not in health or "disable" in health:
+        return health
+    interval = seconds(str(health["interval"]))
+    if interval >= HEALTH_INTERVAL_S:
+        return health
+    out = {**health, "interval": f"{HEALTH_INTERVAL_S}s"}
+    if "retries" in health:
+        budget = interval * int(health["retries"])
+        out["retries"] = max(3, math.ceil(budget / HEALTH_INTERVAL_S))
+    return out
+
+
 def service(name: str, spec: Mapping[str, Any], kind: str, options: StackOptions) -> dict[str, Any]:
     out: dict[str, Any] = {k: spec[k] for k in KEPT_KEYS if spec.get(k) is not None}
     env = {str(k): "" if v is None else str(v) for k, v in (spec.get("environment") or {}).items()}
@@ -114,7 +147,7 @@ def service(name: str, spec: Mapping[str, Any], kind: str, options: StackOptions
         out["environment"] = env
     health = spec.get("healthcheck") or {}
     if health:
-        out["healthcheck"] = {k: health[k] for k in HEALTH_KEYS if k in health}
+        out["healthcheck"] = swarm_health({k: health[k] for k in HEALTH_KEYS if k in health})
     volumes: list[dict[str, Any]] = []
     secret_mount = False
     for volume in spec.get("volumes") or []:

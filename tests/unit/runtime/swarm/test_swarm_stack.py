@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.passwords import NAMES
-from lab.runtime.swarm.stack import SECRETS_MOUNT, StackOptions, render
+from lab.runtime.swarm.stack import SECRETS_MOUNT, StackOptions, render, seconds, swarm_health
 
 SECRETS = {"type": "volume", "source": "secrets", "target": SECRETS_MOUNT, "read_only": True}
 CONFIG: dict[str, Any] = {
@@ -89,7 +91,8 @@ def test_replicas_names_restarts_and_rolls() -> None:
     assert api["environment"]["LAB_REPLICA"] == "api-{{.Task.Slot}}"
     assert api["deploy"]["restart_policy"]["condition"] == "on-failure"  # a stop stays stopped
     assert api["deploy"]["update_config"]["order"] == "start-first"
-    assert api["healthcheck"] == {"test": ["CMD", "true"], "interval": "1s", "retries": 30}
+    # probed every 5 s, not every second, giving up after as long (30 s)
+    assert api["healthcheck"] == {"test": ["CMD", "true"], "interval": "5s", "retries": 6}
     lb = stack()["services"]["lb"]["deploy"]
     assert lb["update_config"]["order"] == "stop-first"  # a fixed host port cannot be shared
     assert lb["placement"]["constraints"] == ["node.role == manager"]
@@ -116,3 +119,26 @@ def test_load_workers_join_the_master_on_the_labs_host_only_when_asked() -> None
     assert worker["deploy"]["replicas"] == 3
     assert worker["deploy"]["restart_policy"] == {"condition": "none"}  # as in compose.yaml
     assert worker["deploy"]["placement"]["preferences"] == [{"spread": "node.labels.prodlab.zone"}]
+
+
+@pytest.mark.parametrize(
+    ("health", "want"),
+    [
+        ({"interval": "1s", "retries": 30}, {"interval": "5s", "retries": 6}),
+        ({"interval": "2s", "retries": 4}, {"interval": "5s", "retries": 3}),  # at least 3
+        ({"interval": "500ms", "retries": 10}, {"interval": "5s", "retries": 3}),
+        ({"interval": "1m30s", "retries": 2}, {"interval": "1m30s", "retries": 2}),  # kept
+        ({"interval": "1s"}, {"interval": "5s"}),
+        ({"test": ["NONE"]}, {"test": ["NONE"]}),
+    ],
+)
+def test_swarm_probes_health_at_most_every_five_seconds(
+    health: dict[str, object], want: dict[str, object]
+) -> None:
+    assert swarm_health(health) == want
+
+
+@pytest.mark.parametrize("bad", ["", "1", "s", "1x", "1s2"])
+def test_a_duration_that_is_not_one_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        seconds(bad)
