@@ -243,6 +243,34 @@ def project_leftovers(project: str) -> dict[str, list[str]]:
     return found
 
 
+STACK_NAMESPACE = "com.docker.stack.namespace"
+
+
+def swarm_state() -> str:
+    """This engine's swarm: ``inactive``, ``active``, ..."""
+    return proc.run(["docker", "info", "--format", "{{.Swarm.LocalNodeState}}"]).stdout.strip()
+
+
+def stack_leftovers(stack: str) -> dict[str, list[str]]:
+    """What is left of the swarm stack ``stack``: containers, volumes, and (in a swarm)
+    services, secrets and networks."""
+    label = f"label={STACK_NAMESPACE}={stack}"
+    found = {
+        "containers": proc.run(["docker", "ps", "-aq", "--filter", label]).stdout.split(),
+        "volumes": proc.run(["docker", "volume", "ls", "-q", "--filter", label]).stdout.split(),
+    }
+    if swarm_state() == "active":
+        for kind in ("service", "secret", "network"):
+            cmd = ["docker", kind, "ls", "-q", "--filter", label]
+            found[kind] = proc.run(cmd).stdout.split()
+    return found
+
+
+def leave_swarm() -> None:
+    proc.run(["docker", "swarm", "leave", "--force"], check=False)
+    proc.run(["docker", "network", "rm", "docker_gwbridge"], check=False)
+
+
 @contextlib.contextmanager
 def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """A real HTTP server on a free loopback port, in a thread; yields its base URL."""

@@ -16,12 +16,22 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
+from lab import proc
 from lab.errors import ConfigError
 from lab.lab import Lab
 from lab.runtime.admin import AppFault
 from lab.runtime.base import InstanceState, Runtime
 from lab.wait import free_port
-from tests.labtools import LabHome, Traffic, compose_settings, make_home, wait_until
+from tests.labtools import (
+    LabHome,
+    Traffic,
+    compose_settings,
+    leave_swarm,
+    make_home,
+    stack_leftovers,
+    swarm_state,
+    wait_until,
+)
 
 
 @pytest.fixture(
@@ -39,14 +49,28 @@ def booted(request: pytest.FixtureRequest) -> Iterator[Lab]:
     if request.param != "native":
         settings = compose_settings(home).with_overrides(runtime=request.param)
     lab = Lab(settings)
+    # swarm: on a swarm the lab finds, which `lab down` must leave as it was, with nothing
+    # of the lab in it (test_swarm_lifecycle has the swarm the lab makes)
+    found_swarm = request.param == "swarm"
+    if found_swarm:
+        assert swarm_state() == "inactive", "another swarm is active on this engine"
+        proc.run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"])
     try:
         lab.up({"api": 1, "worker": 1})
         yield lab
     finally:
-        if "prometheus" in vars(lab):  # the cached client holds a connection pool
-            lab.prometheus.close()
-        lab.runtime.down(volumes=True)
-        shutil.rmtree(home.home.parent, ignore_errors=True)
+        try:
+            if "prometheus" in vars(lab):  # the cached client holds a connection pool
+                lab.prometheus.close()
+            lab.runtime.down(volumes=True)
+            shutil.rmtree(home.home.parent, ignore_errors=True)
+            if found_swarm:
+                assert swarm_state() == "active", "lab down left a swarm it did not make"
+                left = stack_leftovers(settings.compose_project)
+                assert not any(left.values()), left
+        finally:
+            if found_swarm:
+                leave_swarm()
 
 
 def test_implements_the_protocol(booted: Lab) -> None:
