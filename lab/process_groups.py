@@ -134,11 +134,27 @@ def terminate(
     not 2 s per process. A zombie holds no port or socket, but it still answers
     ``kill(pid, 0)``, so PostgreSQL's lock file would see a killed postmaster alive:
     whoever starts again must wait for the reaping first."""
-    process = record.process()
-    if process is None:
-        return []
-    family = _family(process)
-    signal_group(record, sig)
+    family = terminate_together([(record, sig)], grace=grace)
+    if reaped:
+        wait_reaped(family)
+    return family
+
+
+def terminate_together(
+    records: Iterable[tuple[ProcRecord, signal.Signals]], *, grace: float = 10.0
+) -> list[psutil.Process]:
+    """``terminate(reaped=False)`` for processes that may stop at the same time (nothing
+    among them needs another to go first): each gets its signal at once, and the grace
+    is one for all, so stopping a tier of the lab costs its slowest process, not the sum."""
+    started: list[psutil.Process] = []
+    family: list[psutil.Process] = []
+    for record, sig in records:
+        process = record.process()
+        if process is None:
+            continue
+        family += _family(process)
+        started.append(process)
+        signal_group(record, sig)
     alive = wait_gone(family, timeout=grace)
     for leftover in alive:
         try:
@@ -146,9 +162,8 @@ def terminate(
         except psutil.Error:
             continue
     wait_gone(alive, timeout=5)
-    if reaped:
-        wait_reaped(family)
-    _reap(process.pid)
+    for process in started:
+        _reap(process.pid)
     return family
 
 

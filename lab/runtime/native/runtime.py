@@ -431,13 +431,16 @@ class NativeRuntime(RuntimeBase):
         write_all_targets(ctx)
 
     def _stop_all(self, state: NativeState) -> None:
-        order = [s.name for s in self.specs][::-1]
+        # the start's levels, last first: whatever depends on a service stops before it,
+        # and a level's services stop together
         ended = []  # reaped once at the end: 2 s in all, not 2 s per process
-        for service in order:
-            for rec in state.of(service):
-                launcher = self.launchers.get(service)
-                sig = launcher.stop_signal if launcher else signal.SIGTERM
-                ended += groups.terminate(rec, sig=sig, reaped=False)
+        for level in reversed(self._levels()):
+            tier = [
+                (rec, self.launchers[spec.name].stop_signal)
+                for spec in level
+                for rec in state.of(spec.name)
+            ]
+            ended += groups.terminate_together(tier)
         for rec in state.instances.values():  # anything not in the topology any more
             groups.kill(rec)
         groups.wait_reaped(ended)
