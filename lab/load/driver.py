@@ -11,7 +11,7 @@ group), drives it over the web API, and ends the group::
         driver.stats()                       # LoadStats: users, rps, fail ratio, p50/p95/p99
         driver.stop_load()
         driver.copy_csvs(run_dir)            # locust_stats.csv, ..._history.csv, ..._failures.csv
-        driver.cpu()                         # cores its processes used since the last call
+        driver.cpu()                         # cores each of its processes used since the last call
 
 The web UI and the master's port listen on the lab's bind address (127.0.0.1). The
 client-side metrics exporter listens where the runtime's Prometheus can reach it
@@ -97,8 +97,9 @@ class WorkerPool(Protocol):
         """Run ``count`` workers connecting to ``master`` (``host:port``)."""
         ...
 
-    def load_worker_pids(self) -> list[int]:
-        """The workers' main processes that run on this machine (for their CPU)."""
+    def load_worker_pids(self) -> dict[str, int]:
+        """The main process of each worker that runs on this machine, by the worker's
+        name (for their CPU)."""
         ...
 
     def stop_load_workers(self) -> None: ...
@@ -130,7 +131,7 @@ class LoadDriver:
         self._records: list[ProcRecord] = []
         self._popen: subprocess.Popen[bytes] | None = None
         self._web: LocustWeb | None = None
-        self._watched: list[psutil.Process] = []
+        self._watched: dict[str, psutil.Process] = {}
         self._stopped_at: float | None = None
         self.pool = pool
         if pool is not None:  # the workers send the requests: the LB as they reach it
@@ -194,7 +195,7 @@ class LoadDriver:
                 self._popen = None
             if self._records or self.metrics_url:
                 self.targets.remove_scrape_target(JOB)
-            self._records, self._watched, self.metrics_url = [], [], None
+            self._records, self._watched, self.metrics_url = [], {}, None
             forget(self.workdir)
 
     def __enter__(self) -> LoadDriver:
@@ -279,17 +280,17 @@ class LoadDriver:
     def pids(self) -> list[int]:
         return [r.pid for r in self._records if r.pid is not None]
 
-    def cpu(self) -> float | None:
-        """CPU used by the live Locust processes since the last call, in cores (1.7 =
-        1.7 cores); None when none runs."""
-        total, alive = 0.0, False
-        for process in self._watched:
+    def cpu(self) -> dict[str, float]:
+        """CPU each live Locust process used since the last call, in cores (1.0: one core
+        full), by process (``locust-master``, ``locust-worker-1``, ...); empty when none
+        runs."""
+        used: dict[str, float] = {}
+        for name, process in self._watched.items():
             try:
-                total += process.cpu_percent(interval=None)
-                alive = True
+                used[name] = process.cpu_percent(interval=None) / 100.0
             except psutil.Error:
                 continue
-        return total / 100.0 if alive else None
+        return used
 
     # -- internals --------------------------------------------------------------------------
 
@@ -353,13 +354,13 @@ class LoadDriver:
             worker.pid, worker.create_time, worker.log = child.pid, child.create_time(), ""
             self._records.append(worker)
         save(self.workdir, self._records)
-        pids = [r.pid for r in self._records if r.pid is not None]
-        pids += self.pool.load_worker_pids() if self.pool is not None else []
-        self._watched = []
-        for pid in pids:
+        pids = {r.name: r.pid for r in self._records if r.pid is not None}
+        pids |= self.pool.load_worker_pids() if self.pool is not None else {}
+        self._watched = {}
+        for name, pid in pids.items():
             with contextlib.suppress(psutil.Error):
-                self._watched.append(psutil.Process(pid))
-        for process in self._watched:
+                self._watched[name] = psutil.Process(pid)
+        for process in self._watched.values():
             process.cpu_percent(interval=None)  # prime: the next call measures from here
 
     def _death(self) -> str | None:

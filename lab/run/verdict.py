@@ -103,7 +103,8 @@ class PhaseResult:
     slot_use: float | None = None  # share of the API's work slots busy, averaged
     saturated: str | None = None  # the first resource that ran full in it (scenario.checks)
     db_reads_per_read: float | None = None  # database product reads per product lookup
-    loadgen_cpu: float | None = None  # share of a core per Locust process, phase mean
+    loadgen_cpu: float | None = None  # share of a core of the busiest Locust process, phase mean
+    loadgen_busiest: str | None = None  # that process (locust-master, locust-worker-N)
     lesson: Lesson = field(default_factory=Lesson)
     predictions: list[PredictionResult] = field(default_factory=list)
 
@@ -353,6 +354,7 @@ def _phase(p: Mapping[str, Any]) -> PhaseResult:
         saturated=None if p.get("saturated") is None else str(p["saturated"]),
         db_reads_per_read=optional_float(p.get("db_reads_per_read")),
         loadgen_cpu=optional_float(p.get("loadgen_cpu")),
+        loadgen_busiest=None if p.get("loadgen_busiest") is None else str(p["loadgen_busiest"]),
         lesson=Lesson(**{k: v for k, v in (p.get("lesson") or {}).items() if v is not None}),
         predictions=[
             PredictionResult(

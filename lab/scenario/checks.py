@@ -122,7 +122,7 @@ class ResourcePeaks:
 # In the order a run names them: first what makes a measurement doubtful (the machine,
 # the load generator), then what the system under test runs out of (USE: utilisation).
 RESOURCES = {
-    "load generator CPU": "share of a core used by each Locust process, on average",
+    "load generator CPU": "share of a core used by the busiest Locust process",
     "API CPU": "share of one core used by the busiest API replica",
     "machine CPU": "share of all cores in use on this machine",
     "DB pool": "share of the API's database connections in use, averaged over the phase",
@@ -159,21 +159,24 @@ LOADGEN_CHECK = "the load generator kept up"
 
 
 def load_generator_refusal(phases: Sequence[PhaseResult], processes: int) -> CheckResult | None:
-    """A failed check when Locust's processes averaged ``SATURATED`` of a core or more over
-    a phase: its numbers are then the load generator's limit, not the system's, and the
-    verdict is refused (None when every phase had room)."""
+    """A failed check when a Locust process averaged ``SATURATED`` of a core or more over a
+    phase: its numbers are then the load generator's limit, not the system's, and the
+    verdict is refused (None when every phase had room). Judged per process, the busiest:
+    a saturated worker holds back its share of the users whatever the others do."""
     busy = [p for p in phases if p.loadgen_cpu is not None and p.loadgen_cpu >= SATURATED]
     if not busy:
         return None
     worst = max(busy, key=lambda p: p.loadgen_cpu or 0.0)
-    names = ", ".join(f"{p.name} {p.loadgen_cpu:.0%}" for p in busy)
+    names = ", ".join(
+        f"{p.loadgen_busiest or 'a Locust process'} {p.loadgen_cpu:.0%} in {p.name}" for p in busy
+    )
     return CheckResult(
         name=LOADGEN_CHECK,
         passed=False,
         value=worst.loadgen_cpu,
-        threshold=f"< {SATURATED:.0%} of a core per Locust process, phase mean",
+        threshold=f"< {SATURATED:.0%} of a core for each Locust process, phase mean",
         detail=(
-            f"the load generator was the bottleneck: its {processes} process(es) averaged "
+            f"the load generator was the bottleneck ({processes} worker process(es)): "
             f"{names} of a core; the measurement is Locust's limit, not the system's. "
             f"Run with more --load-workers (up to one per free core) or load from more hosts"
         ),

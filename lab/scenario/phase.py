@@ -61,7 +61,7 @@ class PhaseRun:
         self.step_label = ""
         self.stats: Stats | None = None
         self.peaks = checks.ResourcePeaks()  # this phase's own, to name what it saturated
-        self.loadgen: list[float] = []  # share of a core per Locust process, each tick
+        self.loadgen: dict[str, list[float]] = {}  # share of a core per Locust process, each tick
 
     def now(self) -> float:
         return self.ctx.clock.time()
@@ -119,12 +119,12 @@ class PhaseRun:
         """Read live numbers, remember resource peaks, tell the live view."""
         ctx = self.ctx
         self.stats = ctx.load.stats()
-        cores = ctx.load.cpu()  # over all its processes: full is one core each
-        per_process = None if cores is None else cores / max(1, ctx.load.processes)
+        shares = ctx.load.cpu()  # by Locust process: 1.0 is one core, full
         self.record("machine CPU", ctx.lab.machine_cpu())
-        self.record("load generator CPU", per_process)
-        if per_process is not None and self.stats.users:
-            self.loadgen.append(per_process)
+        self.record("load generator CPU", max(shares.values(), default=None))
+        if self.stats.users:
+            for name, share in shares.items():
+                self.loadgen.setdefault(name, []).append(share)
         ctx.on_progress(
             Progress(
                 scenario=ctx.scenario.name,
@@ -207,8 +207,10 @@ class PhaseRun:
         self.record("DB pool", r.pool_use)
         self.record("concurrency slots", r.slot_use)
         r.saturated = checks.saturated(self.peaks)
-        if self.loadgen:
-            r.loadgen_cpu = round(sum(self.loadgen) / len(self.loadgen), 3)
+        means = {name: sum(ticks) / len(ticks) for name, ticks in self.loadgen.items()}
+        if means:  # the busiest process: a saturated worker holds back its share of users
+            r.loadgen_busiest = max(means, key=lambda name: means[name])
+            r.loadgen_cpu = round(means[r.loadgen_busiest], 3)
 
     def hdr_window(self, window: Window) -> Window:
         """``window`` in whole seconds (the client's histograms are per second), without

@@ -86,8 +86,9 @@ class Load(Protocol):
 
     def stats(self) -> Stats: ...
 
-    def cpu(self) -> float | None:
-        """CPU used by all load generator processes since the last call, in cores."""
+    def cpu(self) -> dict[str, float]:
+        """CPU each load generator process used since the last call, in cores, by its
+        name (empty when none runs)."""
         ...
 
     def stop_load(self) -> None: ...

@@ -228,15 +228,18 @@ class SwarmRuntime(DockerRuntime):
             self._deploy(st)
             self._wait_converged(st, services=[LOAD_WORKERS])
 
-    def load_worker_pids(self) -> list[int]:
-        containers = self._containers().values()
-        return [
-            int(c["State"]["Pid"])
-            for c in containers
-            if (c.get("Config") or {}).get("Labels", {}).get("com.docker.swarm.service.name")
-            == self._service_name(LOAD_WORKERS)
-            and (c.get("State") or {}).get("Pid")
-        ]
+    def load_worker_pids(self) -> dict[str, int]:
+        service = self._service_name(LOAD_WORKERS)
+        pids: dict[str, int] = {}
+        for c in self._containers().values():
+            labels = (c.get("Config") or {}).get("Labels") or {}
+            pid = (c.get("State") or {}).get("Pid")
+            if labels.get("com.docker.swarm.service.name") != service or not pid:
+                continue
+            # the task's name is <service>.<slot>.<id>: the worker is locust-worker-<slot>
+            slot = str(labels.get("com.docker.swarm.task.name", "")).split(".")[1:2]
+            pids[f"{LOAD_WORKERS}-{slot[0] if slot else pid}"] = int(pid)
+        return pids
 
     def stop_load_workers(self) -> None:
         with self._locked():

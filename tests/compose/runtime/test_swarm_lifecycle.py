@@ -44,7 +44,8 @@ def load_from_worker_services(lab: Lab) -> None:
         assert len(lab.runtime.status().of("locust-worker")) == 2
         driver.swarm(10, 10)
         assert wait_until(lambda: driver.stats().rps > 5, timeout=20), driver.stats()
-        assert driver.cpu() is not None  # the workers' processes, seen on this node
+        # the master's process and each worker's, seen on this node, by name
+        assert set(driver.cpu()) == {"locust-master", "locust-worker-1", "locust-worker-2"}
         up = 'sum(up{job="locust"})'
         assert wait_until(lambda: lab.prometheus.scalar(up) == 1, timeout=15)
         driver.stop_load()

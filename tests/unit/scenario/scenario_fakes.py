@@ -283,8 +283,12 @@ class FakeLoad:
             state.users, n.rps, n.error_ratio, p95 and p95 * 0.6, p95, p95 and p95 * 1.3
         )
 
-    def cpu(self) -> float | None:
-        return self.world.state_at(self.world.clock.time()).users * self.world.load_cpu_per_user
+    def cpu(self) -> dict[str, float]:
+        """The users' CPU shared evenly by the worker processes; the master idles."""
+        users = self.world.state_at(self.world.clock.time()).users
+        share = users * self.world.load_cpu_per_user / self.processes
+        workers = {f"locust-worker-{i}": share for i in range(1, self.processes + 1)}
+        return {"locust-master": 0.01, **workers}
 
     def stop_load(self) -> None:
         self.world.change("users", value=0)

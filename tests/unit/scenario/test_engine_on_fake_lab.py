@@ -273,3 +273,17 @@ def test_the_load_generator_is_full_only_when_each_of_its_processes_is(tmp_path:
     verdict = run(FakeLab(tmp_path, world), quick(SCALE_OUT)).verdict
     assert verdict.saturation is not None and verdict.saturation.resource is None
     assert "load generator CPU 60%" in verdict.saturation.detail
+
+
+def test_the_busiest_locust_process_is_the_phase_s_load_generator_figure(tmp_path: Path) -> None:
+    # one worker flat out while the other idles: the mean (55 %) would pass, the busiest not
+    from lab.scenario.checks import LOADGEN_CHECK
+
+    world = World(FakeClock(), load_cpu_per_user=0.0)
+    lab = FakeLab(tmp_path, world)
+    lab.load.cpu = lambda: {"locust-master": 0.05, "locust-worker-1": 0.97, "locust-worker-2": 0.1}  # type: ignore[method-assign]
+    result = run(lab, quick(SCALE_OUT))
+    phase = next(p for p in result.verdict.phases if p.name == "scale-4")
+    assert (phase.loadgen_busiest, phase.loadgen_cpu) == ("locust-worker-1", 0.97)
+    refusal = next(c for c in result.verdict.checks if c.name == LOADGEN_CHECK)
+    assert not refusal.passed and "locust-worker-1 97% in scale-4" in refusal.detail

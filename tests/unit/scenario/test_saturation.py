@@ -46,9 +46,12 @@ def test_a_phase_whose_load_generator_ran_full_refuses_the_verdict() -> None:
     from lab.scenario.checks import LOADGEN_CHECK, load_generator_refusal
 
     calm = PhaseResult(name="calm", narrative="", start=0.0, loadgen_cpu=0.4)
-    flat_out = PhaseResult(name="push", narrative="", start=0.0, loadgen_cpu=0.95)
+    flat_out = PhaseResult(
+        name="push", narrative="", start=0.0, loadgen_cpu=0.95, loadgen_busiest="locust-worker-2"
+    )
     assert load_generator_refusal([calm], processes=2) is None
     refused = load_generator_refusal([calm, flat_out], processes=2)
     assert refused is not None and not refused.passed
     assert refused.name == LOADGEN_CHECK and refused.value == 0.95
-    assert "push 95%" in refused.detail and "--load-workers" in refused.detail
+    assert "locust-worker-2 95% in push" in refused.detail
+    assert "--load-workers" in refused.detail
