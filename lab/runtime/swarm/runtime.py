@@ -75,6 +75,10 @@ class Task:
     created: str
 
 
+class Lagging(Exception):
+    """A service of the stack not converged yet (what the convergence wait saw last)."""
+
+
 class SwarmRuntime(DockerRuntime):
     name = "swarm"
 
@@ -480,7 +484,13 @@ class SwarmRuntime(DockerRuntime):
                 instances = [i for i in status.of(service) if i.name not in st.stopped]
                 ready = [i for i in instances if i.state is InstanceState.RUNNING]
                 if len(ready) < want or len(instances) != len(ready):
-                    return False
+                    # raised, not returned: the timeout's message then names the laggard
+                    others = ", ".join(
+                        f"{i.name} {i.state.value}" for i in instances if i not in ready
+                    )
+                    raise Lagging(
+                        f"{service}: {len(ready)} of {want} running ({others or 'none yet'})"
+                    )
             return True
 
         wait_for(
