@@ -203,7 +203,7 @@ class Lab:
 
     def readiness(self, service: str) -> tuple[int, list[str]]:
         """Ready instances of ``service``, and the names of those alive but not ready."""
-        instances = self.runtime.status().of(service)
+        instances = self.runtime.status(service).of(service)
         waiting = (InstanceState.STARTING, InstanceState.UNHEALTHY)
         ready = sum(1 for i in instances if i.state == InstanceState.RUNNING)
         return ready, [i.name for i in instances if i.state in waiting]
@@ -326,7 +326,7 @@ class Lab:
         if replicas:
             return list(replicas)
         alive = (InstanceState.RUNNING, InstanceState.UNHEALTHY, InstanceState.STARTING)
-        running = [i.name for i in self.runtime.status().of("api") if i.state in alive]
+        running = [i.name for i in self.runtime.status("api").of("api") if i.state in alive]
         if not running:
             raise LabStateError("no API replica is running", hint="`lab up` first")
         return running

@@ -7,8 +7,7 @@ import socket
 import time
 from collections.abc import Callable, Collection
 
-import httpx
-
+from lab import local_http
 from lab.errors import NotReadyError
 
 
@@ -57,7 +56,7 @@ def tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     """True when GET url answers 2xx."""
-    response = httpx.get(url, timeout=timeout)
+    response = local_http.get(url, timeout=timeout)
     return response.is_success
 
 

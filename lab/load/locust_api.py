@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from lab import local_http
 from lab.errors import LoadDriverError
 from lab.load.traffic import Percentiles
 
@@ -131,7 +132,7 @@ def hdr_percentiles(
     url = metrics_url.rsplit("/", 1)[0] + "/hdr"
     params = {"start": repr(start), "end": repr(end), "q": ",".join(map(repr, quantiles))}
     try:
-        response = httpx.get(url, params=params, timeout=5.0)
+        response = local_http.get(url, params=params, timeout=5.0)
         response.raise_for_status()
         data = response.json()
         found = {

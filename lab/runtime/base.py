@@ -98,7 +98,10 @@ class Runtime(Protocol):
 
     def is_up(self) -> bool: ...
 
-    def status(self) -> LabStatus: ...
+    def status(self, service: str | None = None) -> LabStatus:
+        """Every instance and its state; only ``service``'s when given (what the
+        autoscaler reads on every sync: natively each instance's state is a probe)."""
+        ...
 
     def scale(self, service: str, replicas: int) -> LabStatus:
         """Set the number of running instances of a scalable service; wait until ready;

@@ -7,8 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-import httpx
-
+from lab import local_http
 from lab.runtime.base import Endpoint
 
 BACKEND = "be_api"
@@ -16,7 +15,7 @@ BACKEND = "be_api"
 
 def backend_servers(stats: Endpoint, backend: str = BACKEND) -> dict[str, tuple[str, int]]:
     """Server slot → (status: UP, DOWN, MAINT..., sessions served so far)."""
-    response = httpx.get(f"{stats.url}/stats;csv", timeout=2.0)
+    response = local_http.get(f"{stats.url}/stats;csv", timeout=2.0)
     response.raise_for_status()
     servers = {}
     for row in csv.DictReader(io.StringIO(response.text.lstrip("# "))):

@@ -95,10 +95,10 @@ class ComposeRuntime(DockerRuntime):
     def is_up(self) -> bool:
         return any(c.state.running for c in self._containers())
 
-    def status(self) -> LabStatus:
+    def status(self, service: str | None = None) -> LabStatus:
         st = self._state()
         found = (self._instance(c, st) for c in self._containers())
-        instances = [i for i in found if i is not None]
+        instances = [i for i in found if i is not None and service in (None, i.service)]
         return self._sorted_status(instances)
 
     # -- changes while running ---------------------------------------------------------

@@ -10,8 +10,7 @@ import signal
 from pathlib import Path
 from typing import ClassVar
 
-import httpx
-
+from lab import local_http
 from lab.errors import RuntimeUnavailable
 from lab.process_groups import ProcRecord
 from lab.runtime.native.context import NativeContext, find_binary, pg_binary
@@ -58,7 +57,7 @@ class Launcher:
 
 
 def http_ok(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
+    return local_http.get(url, timeout=1.0).status_code == 200
 
 
 def write_private(path: Path, text: str) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 
 import httpx
 
+from lab import local_http
 from lab import process_groups as groups
 from lab.defaults import MAX_REPLICAS, NET_LINKS
 from lab.errors import AlreadyRunning, ConfigError, LabStateError
@@ -128,11 +129,11 @@ class NativeRuntime(RuntimeBase):
         state = self.store.load()
         return state is not None and state.any_alive()
 
-    def status(self) -> LabStatus:
+    def status(self, service: str | None = None) -> LabStatus:
         state = self.store.load()
         if state is None:
             return LabStatus(runtime=self.name, up=False)
-        return self._status(state)
+        return self._status(state, service)
 
     # -- changes while running ---------------------------------------------------------
 
@@ -402,7 +403,7 @@ class NativeRuntime(RuntimeBase):
         url = f"http://{ADMIN_HOST}:{rec.admin_port}{path}"
         token = ctx.secret(ADMIN_TOKEN)
         try:
-            answer = httpx.request(
+            answer = local_http.request(
                 method,
                 url,
                 content=encode_body(body) or None,
@@ -445,9 +446,10 @@ class NativeRuntime(RuntimeBase):
             groups.kill(rec)
         groups.wait_reaped(ended)
 
-    def _status(self, state: NativeState) -> LabStatus:
+    def _status(self, state: NativeState, service: str | None = None) -> LabStatus:
         ctx = NativeContext(self.settings, self.graph, state)
-        instances = [self._instance(ctx, rec) for spec in self.specs for rec in state.of(spec.name)]
+        names = [s.name for s in self.specs if service in (None, s.name)]
+        instances = [self._instance(ctx, rec) for name in names for rec in state.of(name)]
         return LabStatus(runtime=self.name, up=state.any_alive(), instances=instances)
 
     def _instance(self, ctx: NativeContext, rec: ProcRecord) -> Instance:

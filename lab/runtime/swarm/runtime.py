@@ -121,10 +121,11 @@ class SwarmRuntime(DockerRuntime):
     def is_up(self) -> bool:
         return bool(self._services())
 
-    def status(self) -> LabStatus:
+    def status(self, service: str | None = None) -> LabStatus:
         st = self._state()
         containers = self._containers()
-        instances = [self._instance(t, st, containers) for t in self._current_tasks(st)]
+        tasks = [t for t in self._current_tasks(st) if service in (None, t.service)]
+        instances = [self._instance(t, st, containers) for t in tasks]
         return self._sorted_status(instances)
 
     # -- changes while running ---------------------------------------------------------
