@@ -12,11 +12,16 @@ from lab.scenario.ports import Lab
 log = logging.getLogger(__name__)
 
 
-def restore(lab: Lab, changes: Changes) -> list[str]:
+def restore(lab: Lab, changes: Changes, *, going_down: bool = False) -> list[str]:
     """End network faults, resume paused instances, start stopped or killed ones (a killed
     one its restart policy brought back already is left as it is), scale services back,
     clear application faults, put changed knobs back (a rolling restart); returns what was
-    done (and forgets it: a second call does nothing)."""
+    done (and forgets it: a second call does nothing).
+
+    ``going_down``: the lab is stopped right after (a run that booted it, with ``--down``),
+    so its knobs are not rolled back first: a rolling restart of every API replica
+    (6–10 s) for processes about to exit. Everything else is still put back, since the
+    integrity audit runs in between and needs the workers and the network as they were."""
     restored: list[str] = []
     if changes.autoscaler is not None:  # first: it would scale against the repairs
         changes.autoscaler.stop()
@@ -58,6 +63,11 @@ def restore(lab: Lab, changes: Changes) -> list[str]:
         except LabError as exc:  # a replica that is gone took its faults with it
             log.warning("could not clear the app faults on %s: %s", replica, exc)
     changes.app_faults.clear()
+    if changes.knobs and going_down:
+        left = ", ".join(f"{name}={value}" for name, value in changes.knobs.items())
+        lab.events.emit("restore", f"knobs not rolled back, the lab goes down: {left}",
+                        tags=("restore",))  # fmt: skip
+        changes.knobs.clear()
     if changes.knobs:
         try:
             lab.set(changes.knobs)

@@ -135,7 +135,7 @@ class ScenarioRunner:
             raise
         finally:
             with _no_interrupts():
-                restore(self.lab, self.changes)
+                restore(self.lab, self.changes, going_down=self.down_after and self.booted)
                 verdict.ended = clock.time()
                 self._audit(verdict)
                 status = "passed" if verdict.passed else "failed"

@@ -61,6 +61,20 @@ def test_set_changes_the_knobs_then_puts_the_first_values_back(tmp_path: Path) -
     assert short.window is not None and short.window[0] >= short.start + 10  # after settle
 
 
+def test_a_run_that_takes_its_lab_down_does_not_roll_the_knobs_back_first(
+    tmp_path: Path,
+) -> None:
+    runner, lab = runner_for(tmp_path, FakeClock())
+    lab.running, runner.down_after = False, True  # `lab scenario run --down` boots it
+    result = runner.run()
+    events = read_events(result.run_dir / "events.jsonl")
+    sets = [e.data["knobs"] for e in events if e.kind == "set"]
+    assert sets == [{"cache_ttl_s": 2.0, "cache_single_flight": True}, {"cache_ttl_s": 1.0}]
+    (kept,) = [e.message for e in events if e.kind == "restore"]
+    assert "not rolled back, the lab goes down" in kept and "cache_ttl_s=60" in kept, kept
+    assert not lab.running  # and it went down
+
+
 def test_ctrl_c_during_the_changed_phase_puts_the_knobs_back(tmp_path: Path) -> None:
     runner, lab = runner_for(tmp_path, FakeClock(interrupt_at=START + 30))
     with pytest.raises(KeyboardInterrupt):
