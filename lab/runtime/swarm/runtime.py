@@ -97,6 +97,7 @@ class SwarmRuntime(DockerRuntime):
                     hint="`lab status` to see it, `lab down` to stop it",
                 )
             self._check_fixed_ports()
+            self._check_left_volumes()
             st = SwarmState(self.stack, self._replicas(scales), profiles=self._profiles())
             st.created_swarm = self._ensure_swarm()
             self._mark_up()
@@ -112,6 +113,22 @@ class SwarmRuntime(DockerRuntime):
                 self._down(st, volumes=False)
                 raise
             return self.status()
+
+    def _check_left_volumes(self) -> None:
+        """Refuse volumes an earlier stack of this name left, when this home has no
+        passwords yet: their Postgres was initialised with another home's password (the
+        stack's name is the engine's, not the home's), so the API would wait for a login
+        that never works until the convergence wait gave up, three minutes later."""
+        if (self.settings.state_dir / state.SECRETS_DIR / "pg_password").exists():
+            return
+        found = self._leftovers("volume")
+        if found:
+            raise LabStateError(
+                f"volumes of an earlier swarm lab {self.stack!r} are left ({', '.join(found)}),"
+                " made with another lab home's passwords, which this home does not have",
+                hint=f"`lab down --volumes` from the home that made them, or `docker volume rm "
+                f"{' '.join(found)}` (their data goes with them)",
+            )
 
     def down(self, *, volumes: bool = False) -> None:
         with self._locked():
@@ -577,25 +594,25 @@ class SwarmRuntime(DockerRuntime):
     def _wait_gone(self, *, volumes: bool) -> None:
         """Until no container and no network of the stack is left (Swarm removes them
         after ``stack rm`` returns); then its volumes, if asked."""
-        label = f"label={NAMESPACE}={self.stack}"
-
-        def leftovers(kind: str) -> list[str]:
-            cmd = ["docker", kind, "ls", "-q", "--filter", label]
-            if kind == "container":
-                cmd = ["docker", "ps", "-aq", "--filter", label]
-            return proc.run(cmd, timeout=30).stdout.split()
-
         wait_for(
             f"the containers and networks of stack {self.stack} did not go",
-            lambda: not leftovers("container") and not leftovers("network"),
+            lambda: not self._leftovers("container") and not self._leftovers("network"),
             timeout=90,
             interval=0.5,
-            hint=f"docker ps -a --filter {label}",
+            hint=f"docker ps -a --filter label={NAMESPACE}={self.stack}",
         )
         if volumes:
-            found = leftovers("volume")
+            found = self._leftovers("volume")
             if found:
                 proc.run(["docker", "volume", "rm", *found], timeout=60)
+
+    def _leftovers(self, kind: str) -> list[str]:
+        """The stack's containers, networks or volumes still on this node."""
+        label = f"label={NAMESPACE}={self.stack}"
+        cmd = ["docker", kind, "ls", "-q", "--filter", label]
+        if kind == "container":
+            cmd = ["docker", "ps", "-aq", "--filter", label]
+        return proc.run(cmd, timeout=30).stdout.split()
 
     def _others(self) -> bool:
         """Whether services that are not this lab's run in the swarm."""

@@ -7,11 +7,13 @@ lab, which runs on one. Real Docker; marked ``compose`` (required in CI)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from lab.errors import LabStateError
 from lab.lab import Lab
 from tests.labtools import compose_settings, make_home, stack_leftovers, swarm_state, wait_until
 
@@ -59,3 +61,26 @@ def test_a_swarm_the_lab_made_goes_with_it() -> None:
     stack = boot_and_discard(then=load_from_worker_services)
     assert swarm_state() == "inactive"  # it made the swarm, it left it
     assert not any(stack_leftovers(stack).values()), stack_leftovers(stack)
+
+
+@pytest.mark.compose
+def test_volumes_another_home_left_are_refused_before_anything_starts() -> None:
+    """A stack's volumes outlive a `lab down` without --volumes, and its name is the
+    engine's, not the home's: a new home's fresh passwords cannot log in to the Postgres
+    they hold. `lab up` says so at once instead of waiting three minutes for the API."""
+    home = make_home()
+    lab = Lab(compose_settings(home).with_overrides(runtime="swarm"))
+    stack = lab.settings.compose_project
+    volume = f"{stack}_pgdata"
+    subprocess.run(
+        ["docker", "volume", "create", "--label", f"com.docker.stack.namespace={stack}", volume],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        with pytest.raises(LabStateError, match=f"volumes of an earlier swarm lab.*{volume}"):
+            lab.up({"api": 1, "worker": 1})
+        assert swarm_state() == "inactive"  # refused before the swarm was made
+        assert not (home.home / "swarm-secrets" / "pg_password").exists()
+    finally:
+        subprocess.run(["docker", "volume", "rm", volume], check=False, capture_output=True)
+        shutil.rmtree(home.home.parent, ignore_errors=True)
