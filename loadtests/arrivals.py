@@ -132,5 +132,19 @@ class ArrivalSchedule:
         return True
 
 
+def process_rate(per_user: float, users_here: int, pool: int = 0, processes: int = 0) -> float:
+    """This Locust process's share of the open-loop rate: ``per_user`` × its users, the
+    users it runs counted at most up to its share of the ``pool`` asked for (Locust deals
+    the users out evenly over the ``processes``; 0: unknown, count them all).
+
+    The cap is for a smaller pool: Locust stops users a few per second (the spawn rate),
+    and while 950 of a pool going from 1000 to 50 still ran, the rate they were asked
+    to carry between them was 0.2 req/s each, 190 req/s in all, not 10. Users still
+    being started are not there yet, so a growing pool reaches its rate as they arrive."""
+    if pool > 0 and processes > 0:
+        users_here = min(users_here, math.ceil(pool / processes))
+    return per_user * max(1, users_here)
+
+
 SCHEDULE = ArrivalSchedule()
 """This process's schedule: users take from it, locust_exporter reads its counts."""

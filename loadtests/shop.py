@@ -59,7 +59,7 @@ from typing import Any
 import gevent
 import gevent.lock
 import locust_exporter  # noqa: F401  (registers the Prometheus exporter's event hooks)
-from arrivals import IDLE_POLL_S, SCHEDULE, Slot
+from arrivals import IDLE_POLL_S, SCHEDULE, Slot, process_rate
 from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 
@@ -75,6 +75,8 @@ DEFAULTS: dict[str, Any] = {
     "zipf_exponent": 1.1,
     "think_time": 0.0,
     "target_rps_per_user": 0.0,
+    "target_users": 0,
+    "load_processes": 0,
     "arrival_spacing": "constant",
     "rate_ramp_seconds": 0.0,
     "late_after": 0.01,
@@ -88,6 +90,10 @@ OPTIONS: tuple[tuple[str, type | tuple[str, ...], str, str], ...] = (
     ("--think-time", float, "SHOP_THINK_TIME", "closed loop: seconds a user waits between tasks"),
     ("--target-rps-per-user", float, "SHOP_TARGET_RPS_PER_USER",
      "> 0: open loop, arrivals at this rate × users (see loadtests/arrivals.py)"),
+    ("--target-users", int, "SHOP_TARGET_USERS",
+     "open loop: the pool asked for; while users stop, those left carry only its rate"),
+    ("--load-processes", int, "SHOP_LOAD_PROCESSES",
+     "open loop: the Locust worker processes the pool is dealt out over (0: unknown)"),
     ("--arrival-spacing", ("constant", "poisson"), "SHOP_ARRIVAL_SPACING",
      "open loop: constant gaps between arrivals, or exponential (Poisson arrivals)"),
     ("--rate-ramp-seconds", float, "SHOP_RATE_RAMP_SECONDS",
@@ -162,9 +168,9 @@ class ShopUser(FastHttpUser):
             SCHEDULE.late_after = float(self.option("late_after"))
             SCHEDULE.drop_after = float(self.option("drop_after"))
             now = time.time()
-            SCHEDULE.set_rate(
-                per_user * max(1, users), now, ramp_s=float(self.option("rate_ramp_seconds"))
-            )
+            pool, processes = int(self.option("target_users")), int(self.option("load_processes"))
+            rate = process_rate(per_user, users, pool, processes)
+            SCHEDULE.set_rate(rate, now, ramp_s=float(self.option("rate_ramp_seconds")))
             # One user at a time claims the next arrival and sleeps until it is due; the
             # others wait their turn. Were every free user to claim one ahead, a pool of
             # 600 at 50 req/s would hold 12 s of arrivals at the old rate, and a new

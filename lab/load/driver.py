@@ -223,7 +223,13 @@ class LoadDriver:
         ``target_rps``, an open loop: arrivals at that rate, sent by the pool of users.
         ``traffic``: think time, request mix, popularity skew, rate ramp."""
         per_user = target_rps / users if target_rps and users > 0 else 0.0
-        form = (traffic or Traffic()).form()
+        # the pool and the processes it is dealt over: while Locust stops users a few per
+        # second, the users still running carry the new rate, not per_user each
+        form = {
+            **(traffic or Traffic()).form(),
+            "target_users": str(users),
+            "load_processes": str(self.processes),
+        }
         self._api().swarm(users, spawn_rate, rps_per_user=per_user, options=form)
         self._stopped_at = None
 

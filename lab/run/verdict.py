@@ -121,6 +121,11 @@ class PhaseResult:
             if c.hdr_p95_early and c.hdr_p95_late is not None:
                 return c.hdr_p95_late / c.hdr_p95_early
             return None
+        if name == "p95_slope":  # the same thirds: their ends lie 2/3 of the window apart
+            early, late = c.hdr_p95_early, c.hdr_p95_late
+            if early is None or late is None or not c.hdr_seconds:
+                return None
+            return (late - early) / (2 / 3 * c.hdr_seconds)
         if name == "rps":
             if c.hdr_count is not None and c.hdr_seconds:
                 return c.hdr_count / c.hdr_seconds

@@ -38,6 +38,7 @@ PhaseMeasure = Literal[
     "client_p99",
     "client_rps",  # requests the client saw answered, per second (HDR count / window)
     "client_p95_rise",  # client p95 over the window's last third ÷ over its first third
+    "client_p95_slope",  # how fast that p95 climbs: seconds of latency per second of the phase
     "late",  # open-loop arrivals sent late / dropped in the phase
     "dropped",
     "in_flight",  # requests inside the API replicas, averaged (Little's L)
@@ -63,6 +64,7 @@ MEASURES = (
     "client_p99",
     "client_rps",
     "client_p95_rise",
+    "client_p95_slope",
     "late",
     "dropped",
     "in_flight",

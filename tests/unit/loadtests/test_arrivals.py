@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from loadtests.arrivals import ArrivalSchedule
+from loadtests.arrivals import ArrivalSchedule, process_rate
 
 
 def test_constant_rate_spaces_arrivals_evenly_and_on_time() -> None:
@@ -97,3 +97,15 @@ def test_a_schedule_left_running_counts_the_pause_as_dropped() -> None:
     schedule.set_rate(10.0, now=30.0)
     assert schedule.take(30.0) is not None
     assert schedule.counts.dropped > 200  # 29 s of arrivals, never sent
+
+
+def test_users_still_stopping_carry_only_the_new_pools_rate() -> None:
+    """A pool going from 1000 users to 50 at 10 req/s (0.2 req/s a user) over two
+    processes: while 475 still run in each, each carries 25 users' worth, 5 req/s."""
+    assert process_rate(0.2, 475, pool=50, processes=2) == pytest.approx(5.0)
+    assert process_rate(0.2, 25, pool=50, processes=2) == pytest.approx(5.0)  # settled
+    assert process_rate(0.2, 10, pool=50, processes=2) == pytest.approx(2.0)  # still starting
+    # dealt out 3 + 2: each counts its own, at most ceil(5 / 2) = 3
+    assert process_rate(1.0, 3, pool=5, processes=2) + process_rate(1.0, 2, 5, 2) == 5.0
+    assert process_rate(0.2, 475) == pytest.approx(95.0)  # pool unknown: every user counts
+    assert process_rate(0.2, 0, pool=50, processes=2) == pytest.approx(0.2)  # never 0

@@ -71,6 +71,23 @@ def test_littles_law_reads_the_phase_measures() -> None:
     assert result.predicted == pytest.approx(3.36) and result.passed
 
 
+def test_a_growing_queue_is_judged_by_its_slope_not_where_it_started() -> None:
+    """Over a 9 s window the thirds' ends lie 6 s apart: a p95 from 4 s to 7 s climbs
+    0.5 s per second. The same climb from a queue left over (7 s to 10 s) is the same
+    slope, where a ratio would read 1.43 instead of 1.75; a flat p95 is no climb."""
+    climb = Prediction(
+        text="p95 climbs", measure="client_p95_slope", expr="0.5 * (1 - rps / rate)", op=">="
+    )
+    for early, late, passed in ((4.0, 7.0, True), (7.0, 10.0, True), (7.0, 7.2, False)):
+        measured = phase(
+            rps=50.0, client=ClientView(hdr_p95_early=early, hdr_p95_late=late, hdr_seconds=9.0)
+        )
+        result = predict.evaluate(climb, {"rate": 100.0, "rps": 50.0}, measured)
+        assert result.predicted == pytest.approx(0.25)
+        assert result.passed is passed, (early, late, result)
+    assert measured.measure("client_p95_slope") == pytest.approx(0.2 / 6)
+
+
 SCENARIO = """\
 name: rates
 title: Rate steps
@@ -159,7 +176,7 @@ def test_latency_vs_load_narrates_every_phase_and_fails_what_the_fake_cannot_sho
     assert outcome[("open-10", "client_p95")] and outcome[("find-knee", "client_rps")]
     assert outcome[("closed-2", "in_flight")]  # L = λW holds in the fake by construction
     assert not outcome[("freeze-open", "client_p99")]  # the fake never stalls
-    assert not outcome[("overload", "client_p95_rise")]  # nor lets an open queue grow
+    assert not outcome[("overload", "client_p95_slope")]  # nor lets an open queue grow
     assert not verdict.passed
 
     render_run(result.run_dir)
