@@ -211,10 +211,32 @@ def kill(record: ProcRecord) -> None:
 
 
 def _family(process: psutil.Process) -> list[psutil.Process]:
+    """The process and what it started, but for a descendant that leads a process group
+    of its own, and that one's own descendants: another instance with its own record (the
+    supervisor's respawns). Counted in, it held the supervisor's stop for the whole grace,
+    10 s, then was SIGKILLed, where its own tier would have stopped it politely."""
     try:
-        return [process, *process.children(recursive=True)]
+        children = process.children(recursive=True)
     except psutil.Error:
         return [process]
+    parent: dict[int, int] = {}
+    leaders: set[int] = set()
+    for child in children:
+        try:
+            parent[child.pid] = child.ppid()
+            if os.getpgid(child.pid) == child.pid:
+                leaders.add(child.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+
+    def apart(pid: int) -> bool:  # it, or an ancestor below ``process``, leads a group
+        while pid in parent:
+            if pid in leaders:
+                return True
+            pid = parent[pid]
+        return False
+
+    return [process, *(child for child in children if not apart(child.pid))]
 
 
 def _reap(pid: int) -> None:
