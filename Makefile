@@ -35,9 +35,14 @@ down:
 docker: venv
 	@bash scripts/docker-setup.sh
 
-## test: lint, types, and the whole suite against real processes and a real Docker engine.
+## test: lint, types, and the whole suite against real processes and a real Docker engine:
+## two at a time what only checks behaviour (one worker drives Docker, the other the native
+## labs), then alone what measures speed (the lessons). Fails if either part failed.
 test: setup lint typecheck docker
-	$(BIN)/pytest
+	@$(BIN)/pytest -m "not serial" -n 2; parallel=$$?; \
+	$(BIN)/pytest -m serial; serial=$$?; \
+	echo "make test: not serial exit $$parallel, serial exit $$serial"; \
+	test $$parallel -eq 0 -a $$serial -eq 0
 
 test-fast: venv
 	$(BIN)/pytest -m "not procs and not compose and not e2e"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +29,36 @@ def pytest_configure(config: pytest.Config) -> None:
     interrupt. A handler here is reset to the default in each child at exec."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+TESTS = Path(__file__).parent
+# What measures speed (the lessons' predictions, rates, latencies, shares of arrivals):
+# `make test` runs these alone, after the rest ran two at a time (pytest -n 2).
+SERIAL = (
+    "procs/scenario/",
+    "compose/scenario/",
+    "procs/loadtests/test_open_loop.py",
+    "procs/load/test_load_traffic.py",
+    "procs/shop_api/test_overload_defences.py",
+    "procs/faults/test_net_faults.py",
+)
+# One Docker engine: what drives it (Compose projects, the swarm it makes and leaves) runs
+# on one xdist worker, in order; every other module is a unit of its own (its fixtures).
+DOCKER = ("compose/", "procs/runtime/test_runtime_compliance.py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`pytest -n 2`: whole modules to a worker (their module-scoped labs), and everything
+    that drives the Docker engine to one worker, in order. xdist's own ``loadgroup`` marks
+    do nothing under pytest 9.2 (it renames ``item._nodeid``, which pytest no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "docker" if path.removeprefix("tests/").startswith(DOCKER) else path
+
+    return ByModule(config, log)
 
 
 @pytest.fixture
@@ -44,10 +76,14 @@ def uses_shared_lab(item: pytest.Item) -> bool:
     return any(name in getattr(item, "fixturenames", ()) for name in SHARED)
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Whole modules that use the shared lab first (in their own order), then the rest:
-    module-scoped fixtures still see their module's tests together."""
+    """``serial`` by path (before -m selects), then whole modules that use the shared lab
+    first (in their own order), then the rest: module-scoped fixtures still see their
+    module's tests together."""
+    for item in items:
+        if Path(str(item.path)).resolve().relative_to(TESTS).as_posix().startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
     sharing = {getattr(item, "module", None) for item in items if uses_shared_lab(item)}
     items.sort(key=lambda item: getattr(item, "module", None) not in sharing)
 

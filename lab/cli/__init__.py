@@ -52,9 +52,10 @@ def main() -> None:
     try:
         code = app(args=argv, prog_name="lab", standalone_mode=False)
     except LabError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        # soft_wrap: paths and commands in them stay whole (the terminal wraps, not Rich)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+            err.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")

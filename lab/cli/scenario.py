@@ -63,8 +63,10 @@ def load(name: str, profile: str | None = None, settings: Settings | None = None
         return load_scenario(path, profile)
     except ScenarioError as exc:
         err = Console(stderr=True)
-        err.print(
-            f"[bold red]error:[/] {escape(str(exc.path))} is not a valid scenario:", highlight=False
+        err.print(  # soft_wrap: a long path stays whole, to be copied
+            f"[bold red]error:[/] {escape(str(exc.path))} is not a valid scenario:",
+            highlight=False,
+            soft_wrap=True,
         )
         for problem in exc.problems:
             err.print(f"  {escape(problem)}", highlight=False, soft_wrap=True)
