@@ -11,6 +11,7 @@ exporters and replicas), which the lesson's capacity checks would pay for.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,8 @@ SERIAL = (
     "procs/shop_api/test_overload_defences.py",
     "procs/faults/test_net_faults.py",
 )
+# ... but for what only checks behaviour there: Ctrl-C in a scenario restores the lab
+NOT_SERIAL = ("test_sigint_mid_run_restores_replicas_and_stops_locust",)
 # One Docker engine: what drives it (Compose projects, the swarm it makes and leaves) runs
 # on one xdist worker, in order; every other module is a unit of its own (its fixtures).
 DOCKER = ("compose/", "procs/runtime/test_runtime_compliance.py")
@@ -82,13 +85,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first (in their own order), then the rest: module-scoped fixtures still see their
     module's tests together."""
     for item in items:
-        if Path(str(item.path)).resolve().relative_to(TESTS).as_posix().startswith(SERIAL):
+        where = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
+        if where.startswith(SERIAL) and item.name not in NOT_SERIAL:
             item.add_marker(pytest.mark.serial)
     sharing = {getattr(item, "module", None) for item in items if uses_shared_lab(item)}
     items.sort(key=lambda item: getattr(item, "module", None) not in sharing)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # modules come in the scheduler's order, not
+        return  # this one: the shared lab stays up until the worker's session ends
     users = [item for item in session.items if uses_shared_lab(item)]
     _last_user[:] = users[-1:]
 
