@@ -21,6 +21,8 @@ flag                        environment                 default  meaning
 ``--zipf-exponent``         ``SHOP_ZIPF_EXPONENT``      1.1      popularity skew (0 = uniform)
 ``--think-time``            ``SHOP_THINK_TIME``         0        closed loop: seconds between tasks
 ``--target-rps-per-user``   ``SHOP_TARGET_RPS_PER_USER`` 0       > 0: open loop at users × this
+``--target-users``          ``SHOP_TARGET_USERS``       0        open loop: the pool asked for
+``--load-processes``        ``SHOP_LOAD_PROCESSES``     0        open loop: processes it spans
 ``--arrival-spacing``       ``SHOP_ARRIVAL_SPACING``    constant open loop: constant or poisson gaps
 ``--rate-ramp-seconds``     ``SHOP_RATE_RAMP_SECONDS``  0        open loop: ramp to a new rate
 ``--late-after``            ``SHOP_LATE_AFTER``         0.01     open loop: late after (s)
@@ -31,11 +33,13 @@ Popularity is Zipf-like: product ``k`` is requested with weight ``1 / k**s``, so
 head of the catalog takes most reads and the Redis cache in front of Postgres matters.
 
 With ``--target-rps-per-user R`` the load is an open loop (loadtests/arrivals.py): each
-Locust process schedules arrivals at ``R ×`` its users per second, due whatever the
-response time; a free user takes the next due arrival and sends it, and the latency is
-measured from the arrival's *intended* time, so a stalled server shows in the client's
-percentiles (no coordinated omission). Arrivals no user was free to send on time are
-counted as late, and those overdue by ``--drop-after`` as dropped (``locust_arrivals_total``).
+Locust process schedules arrivals at ``R ×`` its users per second (counted at most up to
+its share of ``--target-users`` over ``--load-processes``, so users Locust is still stopping
+add no rate), due whatever the response time; a free user takes the next due arrival and
+sends it, and the latency is measured from the arrival's *intended* time, so a stalled
+server shows in the client's percentiles (no coordinated omission). Arrivals no user was
+free to send on time are counted as late, and those overdue by ``--drop-after`` as dropped
+(``locust_arrivals_total``).
 A rate change is a step, or a linear ramp over ``--rate-ramp-seconds``.
 Without it the users form a closed loop: each sends its next request when the previous
 one answered (after ``--think-time``).
