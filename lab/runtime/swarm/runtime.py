@@ -31,7 +31,14 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from lab import proc
-from lab.errors import AlreadyRunning, ConfigError, LabCommandError, LabStateError
+from lab.errors import (
+    AlreadyRunning,
+    ConfigError,
+    LabCommandError,
+    LabError,
+    LabStateError,
+    NotReadyError,
+)
 from lab.fsio import atomic_write_text
 from lab.passwords import NAMES as SECRET_NAMES
 from lab.passwords import ensure_secrets
@@ -493,6 +500,7 @@ class SwarmRuntime(DockerRuntime):
         """Until every replicated service (or ``services``) has exactly its desired
         number of running, healthy tasks and the global ones one per node."""
         wanted = services or sorted(set(self._services().values()))
+        lagging: list[str] = []  # the service the wait saw last behind
 
         def converged() -> bool:
             status = self.status()
@@ -502,6 +510,7 @@ class SwarmRuntime(DockerRuntime):
                 instances = [i for i in status.of(service) if i.name not in st.stopped]
                 ready = [i for i in instances if i.state is InstanceState.RUNNING]
                 if len(ready) < want or len(instances) != len(ready):
+                    lagging[:] = [service]
                     # raised, not returned: the timeout's message then names the laggard
                     others = ", ".join(
                         f"{i.name} {i.state.value}" for i in instances if i not in ready
@@ -511,14 +520,31 @@ class SwarmRuntime(DockerRuntime):
                     )
             return True
 
-        wait_for(
-            "the swarm stack did not converge",
-            converged,
-            timeout=self._up_timeout(),
-            interval=0.5,
-            alive=lambda: None,
-            hint=f"`docker stack ps {self.stack}` shows each task's state and error",
-        )
+        try:
+            wait_for(
+                "the swarm stack did not converge",
+                converged,
+                timeout=self._up_timeout(),
+                interval=0.5,
+                alive=lambda: None,
+                hint=f"`docker stack ps {self.stack}` shows each task's state and error",
+            )
+        except NotReadyError as exc:
+            if not lagging:
+                raise
+            # what the laggard said last: once the stack is down its logs are gone with it
+            # (a task "starting" for minutes has told why: a password, a host it waits for)
+            raise NotReadyError(
+                f"{exc.message}; the last lines of {lagging[0]}:\n{self._last_lines(lagging[0])}",
+                exc.hint,
+            ) from None
+
+    def _last_lines(self, service: str, count: int = 8) -> str:
+        try:
+            lines = list(self.logs(service, tail=count))
+        except LabError as exc:
+            return f"  (no logs: {exc.message})"
+        return "\n".join(f"  {line}" for line in lines[-count:]) or "  (none)"
 
     def _wait_rolled(self, service: str) -> None:
         """Until Swarm's rolling update of ``service`` is over (or there was none)."""
